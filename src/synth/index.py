@@ -1,0 +1,655 @@
+"""The on-disk index: SQLite (documents, pages, chunks, FTS5) beside FAISS, swapped in atomically.
+
+Layout of an index directory::
+
+    index/CURRENT                  the live build id, replaced atomically
+    index/builds/<id>/manifest.json
+    index/builds/<id>/synth.sqlite
+    index/builds/<id>/vectors.faiss
+
+Every ingest that changes anything writes a whole new build next to the live one and only then
+points CURRENT at it, so a crash at any moment leaves the previous build usable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from . import __version__
+from .chunk import ChunkSettings, chunk_document
+from .embed import DEFAULT_MODEL, Embedder, text_hash
+from .models import Chunk, Document, FileResult, IngestReport, NullProgress, Progress
+from .parse import ParseError, ParseLimits, content_hash, iter_input_files, parse_file
+
+FORMAT_VERSION = 1
+DEFAULT_INDEX_DIR = Path("index")
+KEEP_PREVIOUS_BUILDS = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    author TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL DEFAULT '',
+    modified TEXT NOT NULL DEFAULT '',
+    n_pages INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pages (
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    page INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (doc_id, page)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    section TEXT NOT NULL,
+    page_start INTEGER NOT NULL,
+    page_end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    embed_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS sentences (
+    chunk INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    page INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    PRIMARY KEY (chunk, idx)
+);
+CREATE TABLE IF NOT EXISTS embeddings (
+    hash TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, section, title, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+
+class IndexNotFound(FileNotFoundError):
+    """No built index at the given directory; the message says how to build one."""
+
+
+class IndexBusy(RuntimeError):
+    """Another ingest holds the index lock."""
+
+
+@dataclass
+class Manifest:
+    """What makes a build self-describing: model, dimension, chunker, counts and its id."""
+
+    build_id: str
+    created: str
+    model: str
+    dimension: int
+    chunker: dict[str, object]
+    n_documents: int
+    n_chunks: int
+    synth_version: str = __version__
+    format_version: int = FORMAT_VERSION
+    faiss_index: str = "IndexIDMap2(IndexFlatIP)"
+    keyword_index: str = "sqlite fts5 (porter unicode61)"
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Manifest:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A chunk as stored, joined with its document: what search turns into hits."""
+
+    rowid: int
+    chunk_id: str
+    doc_id: str
+    section: str
+    page_start: int
+    page_end: int
+    text: str
+    source: str
+    title: str
+    author: str
+    created: str
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    doc_id: str
+    source: str
+    path: str
+    title: str
+    author: str
+    created: str
+    kind: str
+    n_pages: int
+    n_chunks: int
+    ingested_at: str
+
+
+@dataclass
+class IndexStats:
+    manifest: Manifest
+    path: Path
+    bytes_on_disk: int
+    documents: list[DocumentRecord] = field(default_factory=list)
+
+
+def embedding_text(title: str, section: list[str], text: str) -> str:
+    """The string the dense index sees for a chunk: its nearest headings give the topic."""
+    heading = " > ".join(section[-2:])
+    return f"{heading}\n{text}" if heading else text
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _build_dir(root: Path) -> Path | None:
+    current = root / "CURRENT"
+    if not current.is_file():
+        return None
+    build_id = current.read_text().strip()
+    if not re.fullmatch(r"[0-9A-Za-z_-]+", build_id):
+        return None
+    path = root / "builds" / build_id
+    return path if (path / "manifest.json").is_file() else None
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+class Index:
+    """A read-only view of one build; safe to share between threads (Streamlit reruns)."""
+
+    def __init__(self, root: Path, build_dir: Path) -> None:
+        self.root = root
+        self.path = build_dir
+        self.manifest = _read_manifest(build_dir)
+        self.db = _connect(build_dir / "synth.sqlite", readonly=True)
+        self.vectors = faiss.read_index(str(build_dir / "vectors.faiss"))
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, root: str | Path = DEFAULT_INDEX_DIR) -> Index:
+        root = Path(root)
+        build = _build_dir(root)
+        if build is None:
+            raise IndexNotFound(
+                f"no index at '{root}': build one with `synth ingest corpus/ --index {root}`"
+            )
+        return cls(root, build)
+
+    @property
+    def build_id(self) -> str:
+        return self.manifest.build_id
+
+    def close(self) -> None:
+        self.db.close()
+
+    def query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.db.execute(sql, tuple(params)).fetchall()
+
+    def dense_search(self, vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        if self.vectors.ntotal == 0 or limit <= 0:
+            return []
+        scores, ids = self.vectors.search(vector.reshape(1, -1).astype("float32"), limit)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def keyword_search(self, match: str, limit: int) -> list[tuple[int, float]]:
+        """`match` must already be a safe FTS5 expression (see search.fts_query)."""
+        if not match or limit <= 0:
+            return []
+        rows = self.query(
+            "SELECT rowid, bm25(chunks_fts, 1.0, 0.6, 0.3) AS s FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
+            (match, limit),
+        )
+        return [(int(r["rowid"]), -float(r["s"])) for r in rows]
+
+    def chunks(self, rowids: list[int]) -> dict[int, ChunkRecord]:
+        if not rowids:
+            return {}
+        marks = ",".join("?" * len(rowids))
+        rows = self.query(
+            "SELECT c.id, c.chunk_id, c.doc_id, c.section, c.page_start, c.page_end, c.text, "
+            "d.source, d.title, d.author, d.created FROM chunks c "
+            f"JOIN documents d ON d.doc_id = c.doc_id WHERE c.id IN ({marks})",
+            rowids,
+        )
+        return {r["id"]: ChunkRecord(*tuple(r)) for r in rows}
+
+    def chunk_sentences(self, chunk_id: str) -> list[tuple[int, int, int]]:
+        rows = self.query(
+            "SELECT s.page, s.start, s.end FROM sentences s JOIN chunks c ON c.id = s.chunk "
+            "WHERE c.chunk_id = ? ORDER BY s.idx",
+            (chunk_id,),
+        )
+        return [(r["page"], r["start"], r["end"]) for r in rows]
+
+    def page_text(self, doc_id: str, page: int) -> str | None:
+        rows = self.query("SELECT text FROM pages WHERE doc_id = ? AND page = ?", (doc_id, page))
+        return rows[0]["text"] if rows else None
+
+    def documents(self) -> list[DocumentRecord]:
+        rows = self.query(
+            "SELECT d.doc_id, d.source, d.path, d.title, d.author, d.created, d.kind, d.n_pages, "
+            "(SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.doc_id), d.ingested_at "
+            "FROM documents d ORDER BY d.source"
+        )
+        return [DocumentRecord(*tuple(r)) for r in rows]
+
+    def stats(self) -> IndexStats:
+        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        return IndexStats(self.manifest, self.path, size, self.documents())
+
+
+# ---------------------------------------------------------------- writing
+
+
+@contextlib.contextmanager
+def _locked(root: Path, wait: bool = True) -> Iterator[None]:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError as exc:
+            raise IndexBusy(f"another ingest is writing to '{root}'") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _new_build_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def _clean_builds(root: Path, keep: str) -> None:
+    """Drop half-written builds and all but the newest previous build."""
+    builds = root / "builds"
+    if not builds.is_dir():
+        return
+    done = sorted((p for p in builds.iterdir() if p.is_dir() and p.suffix != ".tmp"), reverse=True)
+    for path in builds.iterdir():
+        if path.is_dir() and path.suffix == ".tmp":
+            shutil.rmtree(path, ignore_errors=True)
+    previous = [p for p in done if p.name != keep]
+    for path in previous[KEEP_PREVIOUS_BUILDS:]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _insert_document(
+    db: sqlite3.Connection, doc: Document, chunks: list[Chunk], model: str
+) -> None:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    db.execute(
+        "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            doc.doc_id,
+            doc.source,
+            doc.path,
+            doc.content_hash,
+            doc.kind,
+            doc.title,
+            doc.author,
+            doc.created,
+            doc.modified,
+            doc.n_pages,
+            now,
+        ),
+    )
+    db.executemany(
+        "INSERT INTO pages VALUES (?,?,?)", [(doc.doc_id, p.number, p.text) for p in doc.pages]
+    )
+    for chunk in chunks:
+        embed = embedding_text(doc.title, chunk.section, chunk.text)
+        cur = db.execute(
+            "INSERT INTO chunks (chunk_id, doc_id, seq, section, page_start, page_end, text, "
+            "embed_hash) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                chunk.chunk_id,
+                doc.doc_id,
+                chunk.seq,
+                chunk.section_label,
+                chunk.page_start,
+                chunk.page_end,
+                chunk.text,
+                text_hash(embed, model),
+            ),
+        )
+        rowid = cur.lastrowid
+        db.executemany(
+            "INSERT INTO sentences VALUES (?,?,?,?,?)",
+            [(rowid, i, s.page, s.start, s.end) for i, s in enumerate(chunk.sentences)],
+        )
+        db.execute(
+            "INSERT INTO chunks_fts (rowid, text, section, title) VALUES (?,?,?,?)",
+            (rowid, chunk.text, chunk.section_label, doc.title),
+        )
+
+
+def _delete_document(db: sqlite3.Connection, doc_id: str) -> None:
+    db.execute(
+        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,)
+    )
+    db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+
+def _embed_missing(
+    db: sqlite3.Connection, embedder: Callable[[], Embedder], model: str, progress: Progress
+) -> tuple[int, int]:
+    """Embed only chunks whose exact text (and model) has no cached vector; return (new, cached)."""
+    rows = db.execute(
+        "SELECT c.embed_hash, c.section, c.text, d.title FROM chunks c "
+        "JOIN documents d ON d.doc_id = c.doc_id "
+        "LEFT JOIN embeddings e ON e.hash = c.embed_hash WHERE e.hash IS NULL "
+        "GROUP BY c.embed_hash"
+    ).fetchall()
+    total = db.execute("SELECT COUNT(DISTINCT embed_hash) FROM chunks").fetchone()[0]
+    if not rows:
+        return 0, total
+    model_obj = embedder()
+    texts = [embedding_text(r["title"], r["section"].split(" > "), r["text"]) for r in rows]
+    progress.start("embed", len(texts))
+    step = 256
+    for lo in range(0, len(texts), step):
+        vectors = model_obj.encode(texts[lo : lo + step], progress=progress.advance)
+        db.executemany(
+            "INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
+            [
+                (r["embed_hash"], model, v.astype("float32").tobytes())
+                for r, v in zip(rows[lo : lo + step], vectors, strict=True)
+            ],
+        )
+    return len(rows), total - len(rows)
+
+
+def _write_faiss(db: sqlite3.Connection, dimension: int, path: Path) -> int:
+    rows = db.execute(
+        "SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.hash = c.embed_hash "
+        "ORDER BY c.id"
+    ).fetchall()
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    if rows:
+        ids = np.array([r[0] for r in rows], dtype="int64")
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype="float32")
+        index.add_with_ids(vectors.reshape(len(rows), dimension), ids)
+    faiss.write_index(index, str(path))
+    return index.ntotal
+
+
+@contextlib.contextmanager
+def _staged_build(root: Path, old: Path | None) -> Iterator[tuple[str, Path, sqlite3.Connection]]:
+    """A new build directory seeded with a copy of the live database; removed if anything fails."""
+    build_id = _new_build_id()
+    tmp = root / "builds" / f"{build_id}.tmp"
+    tmp.mkdir(parents=True)
+    db = _connect(tmp / "synth.sqlite", readonly=False)
+    try:
+        if old is not None:
+            with contextlib.closing(_connect(old / "synth.sqlite", readonly=True)) as src:
+                src.backup(db)
+        db.executescript(SCHEMA)
+        yield build_id, tmp, db
+    except BaseException:
+        db.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _publish(root: Path, tmp: Path, db: sqlite3.Connection, manifest: Manifest) -> None:
+    """Finish a staged build: write the manifest, fsync, rename, then swap CURRENT atomically."""
+    manifest.n_documents = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+    manifest.n_chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    db.commit()
+    db.close()
+    (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2))
+    for path in tmp.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+    final = tmp.with_suffix("")
+    tmp.rename(final)
+    _fsync_dir(final.parent)
+    pointer = root / "CURRENT.tmp"
+    pointer.write_text(manifest.build_id + "\n")
+    with open(pointer, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(pointer, root / "CURRENT")
+    _fsync_dir(root)
+    _clean_builds(root, manifest.build_id)
+
+
+def _read_manifest(build: Path) -> Manifest:
+    return Manifest.from_json(json.loads((build / "manifest.json").read_text()))
+
+
+@dataclass
+class _Plan:
+    path: Path
+    digest: str
+    replaces: str | None
+
+
+def ingest(
+    paths: Iterable[str | Path],
+    root: str | Path = DEFAULT_INDEX_DIR,
+    *,
+    model: str = DEFAULT_MODEL,
+    settings: ChunkSettings | None = None,
+    limits: ParseLimits | None = None,
+    progress: Progress | None = None,
+    embedder: Callable[[], Embedder] | None = None,
+) -> IngestReport:
+    """Add new files, replace changed ones, skip unchanged ones; report every file's fate."""
+    from .embed import load_embedder
+
+    started = time.perf_counter()
+    root = Path(root)
+    settings = settings or ChunkSettings()
+    limits = limits or ParseLimits()
+    progress = progress or NullProgress()
+    get_embedder = embedder or (lambda: load_embedder(model))
+    report = IngestReport()
+    with _locked(root):
+        old = _build_dir(root)
+        known: dict[str, tuple[str, str]] = {}
+        by_hash: dict[str, str] = {}
+        if old is not None:
+            manifest = _read_manifest(old)
+            with contextlib.closing(_connect(old / "synth.sqlite", readonly=True)) as db:
+                for r in db.execute("SELECT doc_id, path, content_hash, source FROM documents"):
+                    known[r["path"]] = (r["doc_id"], r["content_hash"])
+                    by_hash[r["content_hash"]] = r["source"]
+            if manifest.chunker != settings.to_json() or manifest.model != model:
+                known, by_hash = {}, {}
+        plans: list[_Plan] = []
+        files = list(iter_input_files(paths))
+        progress.start("scan", len(files))
+        for path in files:
+            progress.advance()
+            key = str(path.resolve())
+            try:
+                digest = content_hash(path.read_bytes())
+            except OSError as exc:
+                report.files.append(FileResult(str(path), "failed", f"cannot read: {exc.strerror}"))
+                continue
+            previous = known.get(key)
+            if previous and previous[1] == digest:
+                report.files.append(FileResult(str(path), "unchanged", doc_id=previous[0]))
+            elif digest in by_hash:
+                note = f"same content as {by_hash[digest]}"
+                report.files.append(FileResult(str(path), "unchanged", note, doc_id=digest[:16]))
+            else:
+                by_hash[digest] = path.name
+                plans.append(_Plan(path, digest, previous[0] if previous else None))
+        if not plans and old is not None and known:
+            report.build_id = old.name
+            report.seconds = time.perf_counter() - started
+            return report
+        report.build_id = _write_build(
+            root, old, plans, report, settings, limits, model, progress, get_embedder
+        )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write_build(
+    root: Path,
+    old: Path | None,
+    plans: list[_Plan],
+    report: IngestReport,
+    settings: ChunkSettings,
+    limits: ParseLimits,
+    model: str,
+    progress: Progress,
+    get_embedder: Callable[[], Embedder],
+) -> str:
+    """Write a complete new build beside the live one, then point CURRENT at it."""
+    with _staged_build(root, old) as (build_id, tmp, db):
+        old_manifest = _read_manifest(old) if old else None
+        if old_manifest and (
+            old_manifest.chunker != settings.to_json() or old_manifest.model != model
+        ):
+            for (doc_id,) in db.execute("SELECT doc_id FROM documents").fetchall():
+                _delete_document(db, doc_id)
+        progress.start("parse", len(plans))
+        for plan in plans:
+            report.files.append(_ingest_one(db, plan, settings, limits, model))
+            progress.advance()
+        db.commit()
+        report.n_embedded, report.n_cached = _embed_missing(db, get_embedder, model, progress)
+        db.commit()
+        dimension = _dimension(db, get_embedder)
+        n_vectors = _write_faiss(db, dimension, tmp / "vectors.faiss")
+        n_chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        if n_vectors != n_chunks:
+            raise RuntimeError(f"index mismatch: {n_vectors} vectors for {n_chunks} chunks")
+        manifest = Manifest(
+            build_id=build_id,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            model=model,
+            dimension=dimension,
+            chunker=settings.to_json(),
+            n_documents=0,
+            n_chunks=0,
+        )
+        _publish(root, tmp, db, manifest)
+    return build_id
+
+
+def _dimension(db: sqlite3.Connection, get_embedder: Callable[[], Embedder]) -> int:
+    row = db.execute("SELECT vector FROM embeddings LIMIT 1").fetchone()
+    if row is not None:
+        return len(row[0]) // 4
+    return get_embedder().dimension
+
+
+def _ingest_one(
+    db: sqlite3.Connection,
+    plan: _Plan,
+    settings: ChunkSettings,
+    limits: ParseLimits,
+    model: str,
+) -> FileResult:
+    """Parse, chunk and store one file inside a savepoint, so a failure leaves no trace."""
+    name = str(plan.path)
+    try:
+        doc = parse_file(plan.path, limits)
+        if doc.content_hash != plan.digest:
+            raise ParseError("file changed while it was being read")
+        chunks = chunk_document(doc, settings)
+        if not chunks:
+            raise ParseError("no text to index (no sentences found)")
+    except ParseError as exc:
+        return FileResult(name, "failed", str(exc))
+    except Exception as exc:  # a parser bug on one file must not sink the batch
+        return FileResult(name, "failed", f"unexpected error: {exc.__class__.__name__}: {exc}")
+    db.execute("SAVEPOINT doc")
+    try:
+        if plan.replaces:
+            _delete_document(db, plan.replaces)
+        existing = db.execute("SELECT doc_id FROM documents WHERE path = ?", (doc.path,)).fetchone()
+        if existing:
+            _delete_document(db, existing[0])
+        _insert_document(db, doc, chunks, model)
+    except Exception as exc:
+        db.execute("ROLLBACK TO doc")
+        db.execute("RELEASE doc")
+        return FileResult(name, "failed", f"could not store: {exc}")
+    db.execute("RELEASE doc")
+    status = "replaced" if plan.replaces or existing else "added"
+    return FileResult(name, status, doc_id=doc.doc_id, n_chunks=len(chunks))
+
+
+def remove(targets: Iterable[str], root: str | Path = DEFAULT_INDEX_DIR) -> list[str]:
+    """Drop documents by file name, path or doc id; returns the sources removed."""
+    root = Path(root)
+    with _locked(root):
+        old = _build_dir(root)
+        if old is None:
+            raise IndexNotFound(f"no index at '{root}'")
+        manifest = _read_manifest(old)
+        with contextlib.closing(_connect(old / "synth.sqlite", readonly=True)) as db:
+            docs = db.execute("SELECT doc_id, source, path FROM documents").fetchall()
+        wanted = set(targets)
+        resolved = {str(Path(t).resolve()) for t in wanted}
+        hits = [
+            (r["doc_id"], r["source"])
+            for r in docs
+            if r["doc_id"] in wanted or r["source"] in wanted or r["path"] in resolved
+        ]
+        if not hits:
+            return []
+        with _staged_build(root, old) as (build_id, tmp, db):
+            for doc_id, _ in hits:
+                _delete_document(db, doc_id)
+            _write_faiss(db, manifest.dimension, tmp / "vectors.faiss")
+            manifest.build_id = build_id
+            manifest.created = datetime.now(UTC).isoformat(timespec="seconds")
+            _publish(root, tmp, db, manifest)
+    return [source for _, source in hits]

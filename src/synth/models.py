@@ -1,0 +1,154 @@
+"""Records that cross module boundaries: files -> documents -> chunks -> hits -> brief."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal, Protocol
+
+BlockKind = Literal["heading", "body"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A heading or a paragraph on one page, located by offsets into that page's text."""
+
+    kind: BlockKind
+    text: str
+    start: int
+    end: int
+    level: int = 0
+
+
+@dataclass
+class Page:
+    """One page as the reader numbers it (1-based), with its cleaned text and its blocks."""
+
+    number: int
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    """A parsed file: metadata plus pages; `doc_id` is derived from the content hash."""
+
+    doc_id: str
+    source: str
+    path: str
+    content_hash: str
+    title: str
+    pages: list[Page]
+    author: str = ""
+    created: str = ""
+    modified: str = ""
+    kind: str = "pdf"
+
+    @property
+    def n_pages(self) -> int:
+        return len(self.pages)
+
+
+@dataclass(frozen=True)
+class SentenceSpan:
+    """Where one sentence of a chunk sits: page number and character offsets in its text."""
+
+    page: int
+    start: int
+    end: int
+
+
+@dataclass
+class Chunk:
+    """Whole sentences from one section of one document, with their page locations."""
+
+    chunk_id: str
+    doc_id: str
+    seq: int
+    section: list[str]
+    page_start: int
+    page_end: int
+    text: str
+    sentences: list[SentenceSpan]
+
+    @property
+    def section_label(self) -> str:
+        return " > ".join(self.section)
+
+    @property
+    def n_words(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass
+class Hit:
+    """One search result, with everything needed to cite it."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    source: str
+    title: str
+    page: int
+    page_end: int
+    section: str
+    score: float
+    dense_score: float | None = None
+    keyword_score: float | None = None
+    rank: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+FileStatus = Literal["added", "unchanged", "replaced", "failed"]
+
+
+@dataclass
+class FileResult:
+    """What happened to one input file during ingest; `reason` says why it failed."""
+
+    path: str
+    status: FileStatus
+    reason: str = ""
+    doc_id: str = ""
+    n_chunks: int = 0
+
+
+@dataclass
+class IngestReport:
+    """The closing summary of an ingest run."""
+
+    files: list[FileResult] = field(default_factory=list)
+    build_id: str = ""
+    n_embedded: int = 0
+    n_cached: int = 0
+    seconds: float = 0.0
+
+    def count(self, status: FileStatus) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def changed(self) -> bool:
+        return any(f.status in ("added", "replaced") for f in self.files)
+
+
+class Progress(Protocol):
+    """Where long work reports how far it has got: a tqdm bar in the CLI, st.progress in the app."""
+
+    def start(self, stage: str, total: int) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+
+class NullProgress:
+    """Progress that goes nowhere, for library callers who do not want it."""
+
+    def start(self, stage: str, total: int) -> None:
+        return None
+
+    def advance(self, n: int = 1) -> None:
+        return None
