@@ -85,16 +85,29 @@ def collapse(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+IGNORE_MARKER = ".synthignore"
+
+
 def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Expand folders to the supported files below them, in a stable order."""
+    """Expand folders to the supported files below them, in a stable order.
+
+    Hidden folders and folders holding a `.synthignore` file (such as the Markdown sources the
+    sample corpus is rendered from) are skipped, so a folder is not indexed twice over.
+    """
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in SUPPORTED_EXTENSIONS:
-                    yield child
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        for child in sorted(path.rglob("*")):
+            parents = child.relative_to(path).parents
+            skipped = any(
+                p.name.startswith(".") or (path / p / IGNORE_MARKER).exists()
+                for p in parents
+                if str(p) != "."
+            )
+            if not skipped and child.is_file() and child.suffix.lower() in SUPPORTED_EXTENSIONS:
+                yield child
 
 
 def parse_file(path: str | Path, limits: ParseLimits | None = None) -> Document:

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install synth with its test tools and run lint plus the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh test
+export HF_HUB_OFFLINE=1
+.venv/bin/ruff check src tests app.py scripts benchmarks
+.venv/bin/ruff format --check src tests app.py scripts benchmarks
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,383 @@
+"""Shared fixtures: one embedder and one corpus index per session, and builders for tiny files.
+
+Everything here uses the real components (pypdf, spaCy, FAISS, the packaged MiniLM model).
+Test PDFs are rendered with synth's own `markdown_to_pdf` (running header + page-number footer)
+or drawn directly with fpdf2 when a test needs a file markdown_to_pdf cannot make.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "corpus"
+CORPUS_SRC = CORPUS / "src"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED_REPORTS = SHARED / "corpora" / "reports"
+SHARED_CAMPBELL = SHARED / "corpora" / "campbell"
+
+
+def collapse(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# ---------------------------------------------------------------- model and corpus index
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real packaged MiniLM model, loaded once for the whole session."""
+    from synth.embed import load_embedder
+
+    return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def embedder_factory(embedder) -> Callable[[], object]:
+    """What `ingest(embedder=...)` expects: a factory returning the already-loaded model."""
+    return lambda: embedder
+
+
+@pytest.fixture(scope="session")
+def corpus_pdfs() -> list[Path]:
+    pdfs = sorted(CORPUS.glob("*.pdf"))
+    assert len(pdfs) == 14, f"expected the 14 sample PDFs in {CORPUS}, found {len(pdfs)}"
+    return pdfs
+
+
+@pytest.fixture(scope="session")
+def corpus_index_root(tmp_path_factory, corpus_pdfs, embedder_factory) -> Path:
+    """ONE index of the shipped sample corpus, built once per session. Treat it as read-only."""
+    from synth.index import ingest
+
+    root = tmp_path_factory.mktemp("corpus-index")
+    report = ingest(corpus_pdfs, root, embedder=embedder_factory)
+    assert report.count("added") == len(corpus_pdfs), [
+        (f.path, f.status, f.reason) for f in report.files
+    ]
+    return root
+
+
+@pytest.fixture(scope="session")
+def corpus_index(corpus_index_root):
+    from synth.index import Index
+
+    index = Index.open(corpus_index_root)
+    yield index
+    index.close()
+
+
+# ---------------------------------------------------------------- ../shared corpora
+
+
+def _require(path: Path, what: str) -> None:
+    if not path.is_dir():
+        pytest.skip(f"{what} not available: {path} is absent (../shared is only on dev/CI machines)")
+
+
+@pytest.fixture(scope="session")
+def shared_report_pdfs() -> list[Path]:
+    _require(SHARED_REPORTS, "shared report PDFs")
+    pdfs = sorted(SHARED_REPORTS.glob("*.pdf"))
+    if not pdfs:
+        pytest.skip(f"no PDFs in {SHARED_REPORTS}")
+    return pdfs
+
+
+@pytest.fixture(scope="session")
+def shared_campbell_pdfs() -> list[Path]:
+    _require(SHARED_CAMPBELL, "Campbell review PDFs")
+    pdfs = sorted(SHARED_CAMPBELL.glob("*.pdf"))
+    if not pdfs:
+        pytest.skip(f"no PDFs in {SHARED_CAMPBELL}")
+    return pdfs
+
+
+@pytest.fixture(scope="session")
+def shared_report_docs(shared_report_pdfs):
+    """Each shared report parsed once: {file name: (path, Document)}."""
+    from synth.parse import parse_file
+
+    return {p.name: (p, parse_file(p)) for p in shared_report_pdfs}
+
+
+@pytest.fixture(scope="session")
+def shared_campbell_docs(shared_campbell_pdfs):
+    from synth.parse import parse_file
+
+    return {p.name: (p, parse_file(p)) for p in shared_campbell_pdfs}
+
+
+# ---------------------------------------------------------------- a multi-page structured report
+
+# (heading level, heading text, keyword used in every sentence of that section; None = no body)
+STRUCTURE: list[tuple[int, str, str | None]] = [
+    (1, "Riverside Homework Clubs Evaluation", "opening"),
+    (2, "Background", "lantern"),
+    (2, "Methods", None),
+    (3, "Sampling", "harbour"),
+    (3, "Measures", "meadow"),
+    (2, "Findings", "orchard"),
+    (2, "Costs", "quarry"),
+    (2, "Implementation", "willow"),
+    (2, "Conclusions", "summit"),
+]
+KEYWORDS = [kw for _, _, kw in STRUCTURE if kw]
+TOPICS = [
+    "mathematics",
+    "reading",
+    "science",
+    "history",
+    "geography",
+    "spelling",
+    "writing",
+    "music",
+]
+RUNNING_TITLE = "Riverside Evaluation Series Running Header"
+
+
+@dataclass
+class StructuredReport:
+    """A PDF built by the tests, with what we know about it independently of synth's parser."""
+
+    path: Path
+    markdown: str
+    title: str
+    running_title: str
+    headings: list[tuple[int, str]]
+    # heading path (list of heading texts) for every section keyword
+    section_path: dict[str, list[str]]
+    sentences: dict[str, list[str]]
+    # raw page texts from pypdf (whitespace collapsed), 1-based page -> text
+    raw_pages: dict[int, str] = field(default_factory=dict)
+    raw_lines: dict[int, list[str]] = field(default_factory=dict)
+
+    def pages_of(self, sentence: str) -> list[int]:
+        return [n for n, text in self.raw_pages.items() if sentence in text]
+
+
+def _sentence(kw: str, i: int) -> str:
+    topic = TOPICS[i % len(TOPICS)]
+    return (
+        f"The {kw} strand recorded observation {i + 1} about pupils who finished their "
+        f"{topic} homework with help from trained volunteers."
+    )
+
+
+def structured_markdown(n_sentences: int = 14) -> tuple[str, dict[str, list[str]]]:
+    lines = [
+        "---",
+        "title: Riverside Homework Clubs Evaluation: Final Report",
+        "author: Test Evidence Unit",
+        "date: 2021-04-01",
+        "---",
+        "",
+    ]
+    sentences: dict[str, list[str]] = {}
+    for level, heading, kw in STRUCTURE:
+        lines += ["#" * level + " " + heading, ""]
+        if not kw:
+            continue
+        sents = [_sentence(kw, i) for i in range(n_sentences)]
+        sentences[kw] = sents
+        for lo in range(0, len(sents), 5):
+            lines += [" ".join(sents[lo : lo + 5]), ""]
+    return "\n".join(lines), sentences
+
+
+@pytest.fixture(scope="session")
+def structured_report(tmp_path_factory) -> StructuredReport:
+    from pypdf import PdfReader
+
+    from synth.pdfout import markdown_to_pdf
+
+    markdown, sentences = structured_markdown()
+    path = markdown_to_pdf(
+        markdown,
+        tmp_path_factory.mktemp("structured") / "riverside-report.pdf",
+        running_title=RUNNING_TITLE,
+    )
+    section_path: dict[str, list[str]] = {}
+    stack: list[tuple[int, str]] = []
+    for level, heading, kw in STRUCTURE:
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, heading))
+        if kw:
+            section_path[kw] = [h for _, h in stack]
+    report = StructuredReport(
+        path=path,
+        markdown=markdown,
+        title="Riverside Homework Clubs Evaluation: Final Report",
+        running_title=RUNNING_TITLE,
+        headings=[(level, heading) for level, heading, _ in STRUCTURE],
+        section_path=section_path,
+        sentences=sentences,
+    )
+    reader = PdfReader(path)
+    for i, page in enumerate(reader.pages, start=1):
+        raw = page.extract_text()
+        report.raw_pages[i] = collapse(raw)
+        report.raw_lines[i] = [collapse(line) for line in raw.splitlines() if line.strip()]
+    # Preconditions that make the page tests meaningful.
+    assert len(report.raw_pages) >= 4, "the structured report should span at least 4 pages"
+    return report
+
+
+# ---------------------------------------------------------------- tiny files for own indexes
+
+TINY_REPORTS: dict[str, tuple[str, list[tuple[str, list[str]]]]] = {
+    "homework-clubs": (
+        "After-School Homework Clubs in Rural Schools",
+        [
+            (
+                "What the clubs offered",
+                [
+                    "Rural schools opened homework clubs staffed by volunteers after the last "
+                    "lesson of the day.",
+                    "Pupils could stay for an hour to finish assignments with help from an adult.",
+                    "Attendance at the homework clubs was highest among pupils in the final year "
+                    "of primary school.",
+                ],
+            ),
+            (
+                "Results",
+                [
+                    "Teachers reported that homework completion rose after the clubs opened.",
+                    "Pupils who attended the clubs regularly handed in more complete assignments "
+                    "than classmates who did not attend.",
+                ],
+            ),
+        ],
+    ),
+    "school-meals": (
+        "Free Breakfast and Concentration in Class",
+        [
+            (
+                "The breakfast programme",
+                [
+                    "Every pupil was offered a free breakfast of porridge and fruit before the "
+                    "first lesson.",
+                    "Kitchens in each school prepared the food, and parents volunteered to "
+                    "serve it in the hall.",
+                ],
+            ),
+            (
+                "Effects on concentration",
+                [
+                    "Teachers observed that hungry pupils found it hard to concentrate during "
+                    "morning lessons.",
+                    "After the breakfast programme began, fewer pupils complained of hunger and "
+                    "morning behaviour improved in most classes.",
+                ],
+            ),
+        ],
+    ),
+    "bicycle-loans": (
+        "Bicycle Loans and Secondary School Attendance for Girls",
+        [
+            (
+                "The bicycle scheme",
+                [
+                    "Girls who lived far from the secondary school were lent a bicycle for the "
+                    "whole school year.",
+                    "Long walking distances had been a major reason why girls stopped attending "
+                    "secondary school.",
+                ],
+            ),
+            (
+                "Attendance",
+                [
+                    "Girls with a bicycle missed fewer days of school than girls who walked, "
+                    "especially during the rainy season.",
+                    "Families said the journey to school felt safer when girls rode bicycles "
+                    "together in groups.",
+                ],
+            ),
+        ],
+    ),
+}
+
+
+def tiny_markdown(key: str, extra: str = "", title: str | None = None) -> str:
+    doc_title, sections = TINY_REPORTS[key]
+    lines = ["---", f"title: {title or doc_title}", "author: Tiny Test Authors", "date: 2020-01-01"]
+    lines += ["---", "", f"# {title or doc_title}", ""]
+    for heading, sents in sections:
+        lines += [f"## {heading}", "", " ".join(sents), ""]
+    if extra:
+        lines += ["## Update", "", extra, ""]
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def make_tiny_pdf() -> Callable[..., Path]:
+    """Render one of TINY_REPORTS as a real PDF: make_tiny_pdf(key, path, extra='', title=None)."""
+    from synth.pdfout import markdown_to_pdf
+
+    def make(key: str, path: Path, extra: str = "", title: str | None = None) -> Path:
+        return markdown_to_pdf(tiny_markdown(key, extra, title), path)
+
+    return make
+
+
+def _scanned_pdf(path: Path) -> Path:
+    """A PDF with a page that has only a drawn rectangle: no text layer at all."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_fill_color(180, 180, 180)
+    pdf.rect(20, 20, 150, 200, style="DF")
+    pdf.output(str(path))
+    return path
+
+
+@pytest.fixture
+def make_bad_file(tmp_path) -> Callable[[str, Path | None], Path]:
+    """Build one broken input by kind: scanned, random, truncated, empty, blank, encrypted."""
+    from pypdf import PdfWriter
+
+    from synth.pdfout import markdown_to_pdf
+
+    def make(kind: str, path: Path | None = None) -> Path:
+        path = path or tmp_path / f"bad-{kind}.pdf"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "scanned":
+            return _scanned_pdf(path)
+        if kind == "random":
+            path.write_bytes(os.urandom(4096))
+            return path
+        if kind == "random-with-header":
+            path.write_bytes(b"%PDF-1.7\n" + os.urandom(4096))
+            return path
+        if kind in ("truncated", "encrypted"):
+            good = markdown_to_pdf(
+                tiny_markdown("homework-clubs", title="Source For A Broken Copy"),
+                tmp_path / f"source-for-{kind}.pdf",
+            )
+            if kind == "truncated":
+                data = good.read_bytes()
+                path.write_bytes(data[: len(data) // 2])
+            else:
+                writer = PdfWriter(clone_from=str(good))
+                writer.encrypt(user_password="secret-pass", owner_password="owner-pass")
+                with open(path, "wb") as handle:
+                    writer.write(handle)
+            good.unlink()
+            return path
+        if kind == "empty":
+            path.write_bytes(b"")
+            return path
+        if kind == "blank":
+            path.write_bytes(b"  \n\t\n ")
+            return path
+        raise ValueError(kind)
+
+    return make
