@@ -468,6 +468,10 @@ def _read_manifest(build: Path) -> Manifest:
     return Manifest.from_json(json.loads((build / "manifest.json").read_text()))
 
 
+class _NothingNew(Exception):
+    """Every planned file failed: keep the live build instead of publishing a copy of it."""
+
+
 @dataclass
 class _Plan:
     path: Path
@@ -499,6 +503,8 @@ def ingest(
         old = _build_dir(root)
         known: dict[str, tuple[str, str]] = {}
         by_hash: dict[str, str] = {}
+        files = list(iter_input_files(paths))
+        rebuild = False
         if old is not None:
             manifest = _read_manifest(old)
             with contextlib.closing(_connect(old / "synth.sqlite", readonly=True)) as db:
@@ -506,9 +512,12 @@ def ingest(
                     known[r["path"]] = (r["doc_id"], r["content_hash"])
                     by_hash[r["content_hash"]] = r["source"]
             if manifest.chunker != settings.to_json() or manifest.model != model:
+                # New chunker or model: every indexed file is read again, not just these paths.
+                rebuild = True
+                given = {str(f.resolve()) for f in files}
+                files += [Path(p) for p in known if p not in given]
                 known, by_hash = {}, {}
         plans: list[_Plan] = []
-        files = list(iter_input_files(paths))
         progress.start("scan", len(files))
         for path in files:
             progress.advance()
@@ -527,13 +536,16 @@ def ingest(
             else:
                 by_hash[digest] = path.name
                 plans.append(_Plan(path, digest, previous[0] if previous else None))
-        if not plans and old is not None and known:
+        if old is not None and not plans and not rebuild:
             report.build_id = old.name
             report.seconds = time.perf_counter() - started
             return report
-        report.build_id = _write_build(
-            root, old, plans, report, settings, limits, model, progress, get_embedder
-        )
+        try:
+            report.build_id = _write_build(
+                root, old, plans, report, settings, limits, model, progress, get_embedder, rebuild
+            )
+        except _NothingNew:
+            report.build_id = old.name if old else ""
     report.seconds = time.perf_counter() - started
     return report
 
@@ -548,19 +560,19 @@ def _write_build(
     model: str,
     progress: Progress,
     get_embedder: Callable[[], Embedder],
+    rebuild: bool,
 ) -> str:
     """Write a complete new build beside the live one, then point CURRENT at it."""
     with _staged_build(root, old) as (build_id, tmp, db):
-        old_manifest = _read_manifest(old) if old else None
-        if old_manifest and (
-            old_manifest.chunker != settings.to_json() or old_manifest.model != model
-        ):
+        if rebuild:
             for (doc_id,) in db.execute("SELECT doc_id FROM documents").fetchall():
                 _delete_document(db, doc_id)
         progress.start("parse", len(plans))
         for plan in plans:
             report.files.append(_ingest_one(db, plan, settings, limits, model))
             progress.advance()
+        if old is not None and not rebuild and not report.changed:
+            raise _NothingNew
         db.commit()
         report.n_embedded, report.n_cached = _embed_missing(db, get_embedder, model, progress)
         db.commit()

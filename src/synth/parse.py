@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import logging
 import math
 import re
 import unicodedata
@@ -14,6 +15,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .models import Block, Document, Page
+
+# pypdf logs every repair it attempts; a failed file is reported once, with its reason, instead.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 PDF_EXTENSIONS = {".pdf"}
 TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".html", ".htm"}
