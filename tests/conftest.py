@@ -32,10 +32,14 @@ def collapse(text: str) -> str:
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real packaged MiniLM model, loaded once for the whole session."""
-    from synth.embed import load_embedder
+    """The real packaged MiniLM model, loaded once for the whole session.
 
-    return load_embedder()
+    Called with the model name as a positional argument, exactly as synth.index.ingest and the
+    CLI call it, so in-process CLI runs hit the same lru_cache entry instead of reloading.
+    """
+    from synth.embed import DEFAULT_MODEL, load_embedder
+
+    return load_embedder(DEFAULT_MODEL)
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +82,9 @@ def corpus_index(corpus_index_root):
 
 def _require(path: Path, what: str) -> None:
     if not path.is_dir():
-        pytest.skip(f"{what} not available: {path} is absent (../shared is only on dev/CI machines)")
+        pytest.skip(
+            f"{what} not available: {path} is absent (../shared is only on dev/CI machines)"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -162,11 +168,36 @@ class StructuredReport:
         return [n for n, text in self.raw_pages.items() if sentence in text]
 
 
+NUMBERS = [
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+]
+
+
 def _sentence(kw: str, i: int) -> str:
+    """Unique sentences that name their section's keyword three times (so every line does).
+
+    Numbers are spelled out and the keyword recurs so that no two pages start or end with
+    the same line: synth drops lines repeated at page edges as running headers (see
+    test_repeated_body_line_at_page_edges_is_kept for that bug), which this fixture avoids.
+    """
     topic = TOPICS[i % len(TOPICS)]
     return (
-        f"The {kw} strand recorded observation {i + 1} about pupils who finished their "
-        f"{topic} homework with help from trained volunteers."
+        f"In the {kw} strand, observation {NUMBERS[i]} found {kw} pupils finishing {topic} "
+        f"homework with {kw} volunteers after school."
     )
 
 
@@ -227,6 +258,12 @@ def structured_report(tmp_path_factory) -> StructuredReport:
         report.raw_lines[i] = [collapse(line) for line in raw.splitlines() if line.strip()]
     # Preconditions that make the page tests meaningful.
     assert len(report.raw_pages) >= 4, "the structured report should span at least 4 pages"
+    edge_keys: dict[str, int] = {}
+    for lines in report.raw_lines.values():
+        for key in {re.sub(r"\d+", "#", line.lower()) for line in lines[:3] + lines[-3:]}:
+            edge_keys[key] = edge_keys.get(key, 0) + 1
+    repeated = {k for k, n in edge_keys.items() if n > 1}
+    assert repeated <= {"#", RUNNING_TITLE.lower()}, f"body lines repeat at page edges: {repeated}"
     return report
 
 
@@ -316,7 +353,13 @@ def tiny_markdown(key: str, extra: str = "", title: str | None = None) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def tiny_markdown_fn() -> Callable[..., str]:
+    """The Markdown text of one of TINY_REPORTS: tiny_markdown(key, extra='', title=None)."""
+    return tiny_markdown
+
+
+@pytest.fixture(scope="session")
 def make_tiny_pdf() -> Callable[..., Path]:
     """Render one of TINY_REPORTS as a real PDF: make_tiny_pdf(key, path, extra='', title=None)."""
     from synth.pdfout import markdown_to_pdf
@@ -339,28 +382,28 @@ def _scanned_pdf(path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def make_bad_file(tmp_path) -> Callable[[str, Path | None], Path]:
-    """Build one broken input by kind: scanned, random, truncated, empty, blank, encrypted."""
+BAD_KINDS = ("scanned", "random", "random-with-header", "truncated", "empty", "blank", "encrypted")
+
+
+@pytest.fixture(scope="session")
+def make_bad_file() -> Callable[[str, Path], Path]:
+    """Write one broken input of a kind (see BAD_KINDS) at path: make_bad_file(kind, path)."""
     from pypdf import PdfWriter
 
     from synth.pdfout import markdown_to_pdf
 
-    def make(kind: str, path: Path | None = None) -> Path:
-        path = path or tmp_path / f"bad-{kind}.pdf"
+    def make(kind: str, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         if kind == "scanned":
             return _scanned_pdf(path)
         if kind == "random":
             path.write_bytes(os.urandom(4096))
-            return path
-        if kind == "random-with-header":
+        elif kind == "random-with-header":
             path.write_bytes(b"%PDF-1.7\n" + os.urandom(4096))
-            return path
-        if kind in ("truncated", "encrypted"):
+        elif kind in ("truncated", "encrypted"):
             good = markdown_to_pdf(
                 tiny_markdown("homework-clubs", title="Source For A Broken Copy"),
-                tmp_path / f"source-for-{kind}.pdf",
+                path.with_name(path.name + ".source.pdf"),
             )
             if kind == "truncated":
                 data = good.read_bytes()
@@ -371,13 +414,12 @@ def make_bad_file(tmp_path) -> Callable[[str, Path | None], Path]:
                 with open(path, "wb") as handle:
                     writer.write(handle)
             good.unlink()
-            return path
-        if kind == "empty":
+        elif kind == "empty":
             path.write_bytes(b"")
-            return path
-        if kind == "blank":
+        elif kind == "blank":
             path.write_bytes(b"  \n\t\n ")
-            return path
-        raise ValueError(kind)
+        else:
+            raise ValueError(kind)
+        return path
 
     return make

@@ -18,8 +18,8 @@ def test_app_without_index_offers_to_build_one(tmp_path: Path, monkeypatch) -> N
     assert at.button[0].label == "Build the index from the sample corpus"
 
 
-def test_app_search_and_brief(corpus_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNTH_INDEX", str(corpus_index))
+def test_app_search_and_brief(corpus_index_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNTH_INDEX", str(corpus_index_root))
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
     at.text_input(key="query").input("extra maths tutoring for ninth graders").run()
@@ -34,8 +34,8 @@ def test_app_search_and_brief(corpus_index: Path, monkeypatch: pytest.MonkeyPatc
     assert "## Key messages" in brief and "## References" in brief
 
 
-def test_app_odd_query_does_not_raise(corpus_index: Path, monkeypatch) -> None:
-    monkeypatch.setenv("SYNTH_INDEX", str(corpus_index))
+def test_app_odd_query_does_not_raise(corpus_index_root: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SYNTH_INDEX", str(corpus_index_root))
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.text_input(key="query").input('"AND( * -  تعليم 教育 🙂').run()
     assert not at.exception

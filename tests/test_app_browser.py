@@ -29,9 +29,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(corpus_index: Path):
+def app_url(corpus_index_root: Path):
     port = _free_port()
-    env = {**os.environ, "SYNTH_INDEX": str(corpus_index), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "SYNTH_INDEX": str(corpus_index_root), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
         [
             sys.executable,

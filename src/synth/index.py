@@ -477,6 +477,7 @@ class _Plan:
     path: Path
     digest: str
     replaces: str | None
+    duplicate_of: str = ""
 
 
 def ingest(
@@ -532,7 +533,12 @@ def ingest(
                 report.files.append(FileResult(str(path), "unchanged", doc_id=previous[0]))
             elif digest in by_hash:
                 note = f"same content as {by_hash[digest]}"
-                report.files.append(FileResult(str(path), "unchanged", note, doc_id=digest[:16]))
+                if previous:  # this path's old text must go; its new text is already indexed
+                    plans.append(_Plan(path, digest, previous[0], duplicate_of=by_hash[digest]))
+                else:
+                    report.files.append(
+                        FileResult(str(path), "unchanged", note, doc_id=digest[:16])
+                    )
             else:
                 by_hash[digest] = path.name
                 plans.append(_Plan(path, digest, previous[0] if previous else None))
@@ -610,6 +616,10 @@ def _ingest_one(
 ) -> FileResult:
     """Parse, chunk and store one file inside a savepoint, so a failure leaves no trace."""
     name = str(plan.path)
+    if plan.duplicate_of and plan.replaces:
+        _delete_document(db, plan.replaces)
+        reason = f"now the same content as {plan.duplicate_of}; its old text was removed"
+        return FileResult(name, "replaced", reason, doc_id=plan.digest[:16])
     try:
         doc = parse_file(plan.path, limits)
         if doc.content_hash != plan.digest:

@@ -25,8 +25,11 @@ SUPPORTED_EXTENSIONS = PDF_EXTENSIONS | TEXT_EXTENSIONS
 
 BULLET_RE = re.compile(r"^[\u2022\u25cf\u25aa\u25e6\u2023\u2043\u2219*\u2013\u2014-]\s")
 TOC_ENTRY_RE = re.compile(r"\S+\s+\S+.*\s(\d{1,3}|[ivx]{1,5})$")
+# Arabic page numbers ("12", "Page 3 of 9", "2of36 |") and lowercase front-matter numerals up
+# to xxxix; capitalised words such as "Mix" or "CLI" are text, not numerals.
 PAGE_NUMBER_RE = re.compile(
-    r"^[|\s]*(page\s*)?(\d{1,4}|[ivxlcdm]{1,6})(\s*(of|/)\s*\d{1,4})?[|\s]*$", re.IGNORECASE
+    r"^[|\s]*(?:(?:[Pp]age\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?"
+    r"|(?=[ivx])x{0,3}(?:ix|iv|v?i{0,3}))[|\s]*$"
 )
 SENTENCE_END = (".", ",", ";", ":", "?", "!")
 # Second halves of hyphenated compounds: a line break after "evidence-" before one keeps the hyphen.
@@ -319,16 +322,43 @@ def _drop_running_lines(page_lines: list[list[_Line]], edge: int = 3) -> None:
         edges = {_line_key(line.text) for line in lines[:edge] + lines[-edge:]}
         counts.update(edges)
     threshold = max(2, math.ceil(0.3 * n_pages))
+    body = _body_size(page_lines)
     for i, lines in enumerate(page_lines):
         keep: list[_Line] = []
         for j, line in enumerate(lines):
             at_edge = j < edge or j >= len(lines) - edge
             if at_edge and PAGE_NUMBER_RE.match(line.text):
                 continue
-            if at_edge and n_pages >= 2 and counts[_line_key(line.text)] >= threshold:
+            repeated = n_pages >= 2 and counts[_line_key(line.text)] >= threshold
+            if at_edge and repeated and _set_apart(lines, j, body):
                 continue
             keep.append(line)
         page_lines[i] = keep
+
+
+def _body_size(page_lines: list[list[_Line]]) -> float:
+    sizes: Counter[float] = Counter()
+    for lines in page_lines:
+        for line in lines:
+            sizes[line.size] += len(line.text)
+    return sizes.most_common(1)[0][0] if sizes else 0.0
+
+
+def _set_apart(lines: list[_Line], j: int, body: float) -> bool:
+    """Page furniture differs from the body in size or stands off it by a wide gap.
+
+    A repeated line set like the body and spaced like the body (a widow such as "pilot
+    schools." ending two pages) is text, not a running header or footer.
+    """
+    line = lines[j]
+    if abs(line.size - body) >= 0.5:
+        return True
+    gaps = [
+        abs(line.y - other.y)
+        for other in (lines[j - 1] if j else None, lines[j + 1] if j + 1 < len(lines) else None)
+        if other is not None and line.y is not None and other.y is not None
+    ]
+    return not gaps or min(gaps) > 1.8 * max(line.size, 1.0)
 
 
 def _is_heading_text(text: str, max_words: int) -> bool:
@@ -365,7 +395,7 @@ def _mark_headings(page_lines: list[list[_Line]]) -> None:
     body = sizes.most_common(1)[0][0]
     styled = any(s >= body + 1.0 for s in sizes) or 0 < bold_chars < total * 0.5
     for lines in page_lines:
-        for line in lines:
+        for j, line in enumerate(lines):
             if styled:
                 bigger = line.size >= body + 1.0 and _is_heading_text(line.text, 20)
                 bold = (
@@ -376,7 +406,12 @@ def _mark_headings(page_lines: list[list[_Line]]) -> None:
                 )
                 line.heading = bigger or bold
             else:
-                line.heading = _looks_like_title(line.text)
+                before = lines[j - 1].text if j else ""
+                after = lines[j + 1].text if j + 1 < len(lines) else ""
+                inside_sentence = (before and not before.endswith((".", "?", "!", ":"))) or (
+                    after[:1].islower()
+                )
+                line.heading = not inside_sentence and _looks_like_title(line.text)
     _demote_heading_runs([line for lines in page_lines for line in lines])
     ranked = sorted(
         {line.size for lines in page_lines for line in lines if line.heading}, reverse=True
@@ -445,7 +480,7 @@ def _paragraph_breaks(lines: list[_Line]) -> list[bool]:
         if a.y is not None and b.y is not None and 0 < a.y - b.y < 3 * max(a.size, 1)
     ]
     typical = sorted(gaps)[len(gaps) // 2] if gaps else None
-    breaks = [True]
+    breaks = [True] if lines else []
     for a, b in zip(lines, lines[1:], strict=False):
         gap = (a.y - b.y) if a.y is not None and b.y is not None else None
         if gap is None:

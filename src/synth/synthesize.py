@@ -75,10 +75,15 @@ class BriefContent:
         return not self.sources
 
 
-def verify_quote(index: Index, quote: Quote) -> bool:
-    """True only if the quote's text stands at its offsets on its cited page."""
+def verify_quote(index: Index, quote: Quote, chunk_text: str | None = None) -> bool:
+    """True only if the quote stands at its offsets on its cited page and in the matched chunk.
+
+    Two independent records must agree: the page text the citation points into, and the
+    chunk text that search matched; a quote that is on one but not the other is not shown.
+    """
     page = index.page_text(quote.doc_id, quote.page)
-    return page is not None and page[quote.start : quote.end] == quote.text
+    on_page = page is not None and page[quote.start : quote.end] == quote.text
+    return on_page and (chunk_text is None or quote.text in chunk_text)
 
 
 def _quotable(text: str) -> bool:
@@ -161,12 +166,13 @@ def synthesize(
         Quote(**{**c.__dict__, "score": round(float(s), 4)})
         for c, s in zip(candidates, scores, strict=True)
     ]
+    chunk_texts = {hit.chunk_id: hit.text for hit in hits}
     verified: list[Quote] = []
     for quote in scored:
-        if verify_quote(index, quote):
+        if verify_quote(index, quote, chunk_texts.get(quote.chunk_id, "")):
             verified.append(quote)
         else:
-            content.dropped_quotes.append(f"{quote.source} p.{quote.page}: {quote.text[:80]}")
+            content.dropped_quotes.append(f"{quote.source} p.{quote.page}: {quote.text}")
     if not verified:
         return content
     keep = [scored.index(q) for q in verified]
