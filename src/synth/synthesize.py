@@ -20,6 +20,8 @@ from .models import Hit
 
 MIN_WORDS = 8
 MAX_WORDS = 60
+# A reference list cites other work; its entries are not findings to quote as messages.
+REFERENCE_SECTION = re.compile(r"\b(references|bibliography|works cited|sources)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ def _candidates(index: Index, hits: list[Hit]) -> list[Quote]:
     out: list[Quote] = []
     pages: dict[tuple[str, int], str | None] = {}
     for hit in hits:
+        if REFERENCE_SECTION.search(hit.section):
+            continue
         for page, start, end in index.chunk_sentences(hit.chunk_id):
             key = (hit.doc_id, page, start)
             if key in seen:
