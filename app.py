@@ -15,6 +15,7 @@ import streamlit as st
 from synth.brief import render_brief
 from synth.embed import Embedder, load_embedder
 from synth.index import Index, IndexNotFound, ingest
+from synth.models import Hit
 from synth.search import SearchSettings, search
 from synth.synthesize import synthesize
 
@@ -70,7 +71,7 @@ def build_sample_index() -> None:
         st.error(f"{Path(failed.path).name}: {failed.reason}")
 
 
-def show_hit(hit_number: int, hit: object) -> None:
+def show_hit(hit_number: int, hit: Hit) -> None:
     pages = f"p. {hit.page}" if hit.page == hit.page_end else f"pp. {hit.page}-{hit.page_end}"
     with st.container(border=True):
         st.markdown(f"**{hit_number}. {html.escape(hit.title)}**")

@@ -87,22 +87,22 @@ def _require(path: Path, what: str) -> None:
         )
 
 
+def _shared_pdfs(folder: Path, what: str) -> list[Path]:
+    _require(folder, what)
+    pdfs = sorted(folder.glob("*.pdf"))
+    if not pdfs:
+        pytest.skip(f"no PDFs in {folder}")
+    return pdfs
+
+
 @pytest.fixture(scope="session")
 def shared_report_pdfs() -> list[Path]:
-    _require(SHARED_REPORTS, "shared report PDFs")
-    pdfs = sorted(SHARED_REPORTS.glob("*.pdf"))
-    if not pdfs:
-        pytest.skip(f"no PDFs in {SHARED_REPORTS}")
-    return pdfs
+    return _shared_pdfs(SHARED_REPORTS, "shared report PDFs")
 
 
 @pytest.fixture(scope="session")
 def shared_campbell_pdfs() -> list[Path]:
-    _require(SHARED_CAMPBELL, "Campbell review PDFs")
-    pdfs = sorted(SHARED_CAMPBELL.glob("*.pdf"))
-    if not pdfs:
-        pytest.skip(f"no PDFs in {SHARED_CAMPBELL}")
-    return pdfs
+    return _shared_pdfs(SHARED_CAMPBELL, "Campbell review PDFs")
 
 
 @pytest.fixture(scope="session")

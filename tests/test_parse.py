@@ -18,6 +18,18 @@ def _collapse(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def _lines_pdf(path: Path, pages: list[list[str]]) -> Path:
+    """A PDF whose lines are drawn one by one, body size, one list of lines per page."""
+    pdf = FPDF(format="A4")
+    for lines in pages:
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=11)
+        for line in lines:
+            pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
 def _assert_blocks_consistent(doc) -> None:
     """Every block is found at its offsets in its page text; pages are numbered 1..n."""
     assert [p.number for p in doc.pages] == list(range(1, doc.n_pages + 1))
@@ -71,9 +83,6 @@ def test_bare_page_numbers_dropped(structured_report):
 
 def test_words_that_look_like_roman_numerals_are_not_page_numbers(tmp_path):
     """Only real page numbers go: a line 'CLI' or 'Mix' at a page edge is text."""
-    pdf = FPDF(format="A4")
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=11)
     lines = [
         "Pupils were asked which tools they used most often.",
         "Most named the calculator; a few named the",
@@ -83,10 +92,7 @@ def test_words_that_look_like_roman_numerals_are_not_page_numbers(tmp_path):
         "The most common answer was",
         "Mix",
     ]
-    for line in lines:
-        pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
-    path = tmp_path / "roman.pdf"
-    pdf.output(str(path))
+    path = _lines_pdf(tmp_path / "roman.pdf", [lines])
     text = parse_file(path).pages[0].text
     assert "a few named the CLI and one named MIDI software." in text
     assert text.endswith("The most common answer was Mix")
@@ -203,9 +209,6 @@ def test_join_lines(lines, vocabulary, expected):
 
 def test_hyphenated_line_breaks_are_mended_in_a_pdf(tmp_path):
     """Lines drawn one by one with words hyphenated at the break, as typeset reports do."""
-    pdf = FPDF(format="A4")
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=11)
     lines = [
         "The district ran an evidence-",
         "based reading programme that was care-",
@@ -213,10 +216,7 @@ def test_hyphenated_line_breaks_are_mended_in_a_pdf(tmp_path):
         "term follow-up of every pupil in the pro-",
         "gramme schools.",
     ]
-    for line in lines:
-        pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
-    path = tmp_path / "hyphens.pdf"
-    pdf.output(str(path))
+    path = _lines_pdf(tmp_path / "hyphens.pdf", [lines])
     # precondition: the text layer really has the hyphens at line ends
     raw = PdfReader(path).pages[0].extract_text()
     assert "care-\n" in raw and "pro-\n" in raw

@@ -382,18 +382,14 @@ def _looks_like_title(text: str) -> bool:
 
 def _mark_headings(page_lines: list[list[_Line]]) -> None:
     """Tell headings by size or weight against the body text; fall back to title-case lines."""
-    sizes: Counter[float] = Counter()
-    bold_chars = 0
-    total = 0
-    for lines in page_lines:
-        for line in lines:
-            sizes[line.size] += len(line.text)
-            total += len(line.text)
-            bold_chars += len(line.text) if line.bold else 0
-    if not sizes:
+    all_lines = [line for lines in page_lines for line in lines]
+    if not all_lines:
         return
-    body = sizes.most_common(1)[0][0]
-    styled = any(s >= body + 1.0 for s in sizes) or 0 < bold_chars < total * 0.5
+    body = _body_size(page_lines)
+    total = sum(len(line.text) for line in all_lines)
+    bold_chars = sum(len(line.text) for line in all_lines if line.bold)
+    has_larger = any(line.size >= body + 1.0 for line in all_lines)
+    styled = has_larger or 0 < bold_chars < total * 0.5
     for lines in page_lines:
         for j, line in enumerate(lines):
             if styled:
@@ -412,7 +408,7 @@ def _mark_headings(page_lines: list[list[_Line]]) -> None:
                     after[:1].islower()
                 )
                 line.heading = not inside_sentence and _looks_like_title(line.text)
-    _demote_heading_runs([line for lines in page_lines for line in lines])
+    _demote_heading_runs(all_lines)
     ranked = sorted(
         {line.size for lines in page_lines for line in lines if line.heading}, reverse=True
     )
