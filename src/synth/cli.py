@@ -9,10 +9,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .index import DEFAULT_INDEX_DIR, Index, IndexBusy, IndexNotFound
-from .models import Hit
+from .models import Filters, Hit
+
+if TYPE_CHECKING:
+    from .search import SearchResult
 
 STAGES = {"scan": "hashing files", "parse": "parsing + chunking", "embed": "embedding chunks"}
 
@@ -45,12 +49,33 @@ def _err(message: str) -> None:
     print(f"synth: {message}", file=sys.stderr)
 
 
+def _load_records(paths: list[str]) -> list:
+    """Library exports named with --metadata; a file that cannot be read stops the ingest."""
+    from .metadata import load_metadata
+
+    records = []
+    for path in paths:
+        loaded = load_metadata(path)
+        for warning in getattr(loaded, "warnings", []):
+            _err(f"{path}: {warning}")
+        records.extend(loaded)
+    return records
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from .index import ingest
+    from .metadata import MetadataError
 
+    try:
+        records = _load_records(args.metadata)
+    except (MetadataError, OSError) as exc:
+        _err(str(exc))
+        return 2
     progress = TqdmProgress(args.quiet)
     try:
-        report = ingest(args.paths, args.index, progress=progress)
+        report = ingest(
+            args.paths, args.index, progress=progress, metadata=records, taxonomy=args.taxonomy
+        )
     finally:
         progress.close()
     print(
@@ -75,11 +100,27 @@ def _open(index_dir: str) -> Index:
     return Index.open(index_dir)
 
 
-def _run_search(index: Index, query: str, k: int) -> list[Hit]:
-    from .embed import load_embedder
-    from .search import SearchSettings, search
+def _filters(args: argparse.Namespace) -> Filters:
+    from .facets import parse_where
+    from .taxonomy import load_taxonomy
 
-    return search(index, load_embedder(index.manifest.model), query, SearchSettings(k=k))
+    return parse_where(args.where or [], load_taxonomy(), args.year_from, args.year_to)
+
+
+def _run_search(
+    index: Index, query: str, k: int, filters: Filters | None = None, counts: bool = False
+) -> SearchResult:
+    from .embed import load_embedder
+    from .search import SearchSettings, search_faceted
+
+    embedder = load_embedder(index.manifest.model)
+    return search_faceted(index, embedder, query, SearchSettings(k=k), filters, with_counts=counts)
+
+
+def _print_counts(result: SearchResult) -> None:
+    for facet, counts in result.facets.items():
+        items = ", ".join(f"{c.label} ({c.documents})" for c in counts[:12])
+        print(f"{facet}: {items}")
 
 
 def _print_hits(hits: list[Hit]) -> None:
@@ -95,18 +136,149 @@ def _print_hits(hits: list[Hit]) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from .taxonomy import TaxonomyError
+
+    try:
+        filters = _filters(args)
+    except TaxonomyError as exc:
+        _err(str(exc))
+        return 2
     index = _open(args.index)
+    if not filters.empty and not index.has_facets:
+        _err("this index has no tags yet: run `synth ingest` again to tag it")
+        return 2
     if args.queries:
         lines = Path(args.queries).read_text(encoding="utf-8", errors="replace").splitlines()
         for line in lines:
-            hits = _run_search(index, line, args.k)
-            print(json.dumps([h.to_json() for h in hits], ensure_ascii=False))
+            result = _run_search(index, line, args.k, filters)
+            print(json.dumps([h.to_json() for h in result.hits], ensure_ascii=False))
         return 0
-    hits = _run_search(index, args.query or "", args.k)
-    if args.json:
-        print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
+    result = _run_search(index, args.query or "", args.k, filters, counts=args.facets)
+    if args.json and args.facets:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    elif args.json:
+        print(json.dumps([h.to_json() for h in result.hits], ensure_ascii=False, indent=2))
     else:
-        _print_hits(hits)
+        if result.n_allowed is not None:
+            print(f"filter allows {result.n_allowed} chunks")
+        _print_hits(result.hits)
+        _print_counts(result)
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    """Show a document's tags, or record a curator's set/unset (kept across re-ingest)."""
+    from .index import update_tags
+    from .taxonomy import TaxonomyError, load_taxonomy
+
+    if args.action == "show":
+        return _show_tags(args)
+    taxonomy = load_taxonomy()
+    changes = []
+    try:
+        for clause in args.assignments:
+            facet, sep, raw = clause.partition("=")
+            if not sep:
+                raise TaxonomyError(f"'{clause}' is not facet=value (e.g. country=Ghana)")
+            name = taxonomy.facet(facet).name
+            changes += [(name, taxonomy.resolve(name, v), args.action) for v in raw.split(",")]
+    except TaxonomyError as exc:
+        _err(str(exc))
+        return 2
+    if getattr(args, "replace", False):
+        index = _open(args.index)
+        docs = index.find_documents([args.doc])
+        current = index.document_tags(docs[0].doc_id).tags if len(docs) == 1 else []
+        new = {(f, v) for f, v, _ in changes}
+        facets_set = {f for f, _, _ in changes}
+        changes = [
+            (t.facet, t.value, "unset")
+            for t in current
+            if t.facet in facets_set and (t.facet, t.value) not in new
+        ] + changes
+    try:
+        doc_id = update_tags(args.doc, changes, args.index, note=args.note)
+    except KeyError as exc:
+        _err(str(exc.args[0]))
+        return 2
+    print(f"{args.action}: {', '.join(f'{f}={v}' for f, v, _ in changes)} on {doc_id}")
+    return 0
+
+
+def _show_tags(args: argparse.Namespace) -> int:
+    from .taxonomy import load_taxonomy
+
+    index = _open(args.index)
+    docs = index.find_documents([args.doc])
+    if len(docs) != 1:
+        _err(f"{len(docs)} documents match '{args.doc}' (use a doc id from `synth info`)")
+        return 2
+    tags = index.document_tags(docs[0].doc_id)
+    if args.json:
+        out = {
+            "doc_id": tags.doc_id,
+            "source": tags.source,
+            "tags": [vars(t) for t in tags.tags],
+            "unset": [{"facet": f, "value": v} for f, v in tags.unset],
+            "metadata": tags.metadata.to_json() if tags.metadata else None,
+        }
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    taxonomy = load_taxonomy()
+    print(f"{tags.source} ({tags.doc_id})")
+    for t in tags.tags:
+        label = (
+            taxonomy.facets[t.facet].label_of(t.value) if t.facet in taxonomy.facets else t.value
+        )
+        print(f"  {t.facet:<14} {label:<40} {t.origin:<9} {t.confidence:.2f}")
+    for facet, value in tags.unset:
+        print(f"  {facet:<14} {value:<40} unset by curator")
+    return 0
+
+
+def cmd_facets(args: argparse.Namespace) -> int:
+    """List the taxonomy: facets, or one facet's values with their ids."""
+    from .taxonomy import TaxonomyError, load_taxonomy
+
+    taxonomy = load_taxonomy()
+    if not args.facet:
+        for facet in taxonomy.facets.values():
+            print(f"{facet.name:<14} {len(facet.values):>4} values  {facet.description}")
+        return 0
+    try:
+        facet = taxonomy.facet(args.facet)
+    except TaxonomyError as exc:
+        _err(str(exc))
+        return 2
+    for value in facet.values:
+        print(f"{value.id:<28} {value.label}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score each search mode on a QA file, side by side, against one index build."""
+    from .embed import load_embedder
+    from .evaluate import QAFileError, evaluate, format_table, load_qa, parse_modes
+
+    try:
+        modes = parse_modes(args.modes)
+        qa = load_qa(args.qa_file)
+    except (QAFileError, ValueError) as exc:
+        _err(str(exc))
+        return 2
+    if args.k < 1:
+        _err("--k must be at least 1")
+        return 2
+    index = _open(args.index)
+    embedder = load_embedder(index.manifest.model) if modes != ["keyword"] else None
+    report = evaluate(index, embedder, qa, modes, k=args.k)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    print(f"{len(qa.questions)} questions from {args.qa_file}; index build {report.build_id}")
+    print(format_table(report))
+    for q in report.unanswerable:
+        _err(f"line {q.line}: no passage in the index satisfies this question's judgment")
     return 0
 
 
@@ -115,8 +287,15 @@ def cmd_brief(args: argparse.Namespace) -> int:
     from .embed import load_embedder
     from .synthesize import synthesize
 
+    from .taxonomy import TaxonomyError
+
+    try:
+        filters = _filters(args)
+    except TaxonomyError as exc:
+        _err(str(exc))
+        return 2
     index = _open(args.index)
-    hits = _run_search(index, args.query, args.k)
+    hits = _run_search(index, args.query, args.k, filters).hits
     content = synthesize(index, load_embedder(index.manifest.model), args.query, hits)
     text = render_brief(content, args.template, args.format)
     if args.output:
@@ -194,9 +373,28 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--index", default=str(DEFAULT_INDEX_DIR), help="index directory")
         return p
 
+    def with_filters(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--where",
+            action="append",
+            metavar="FACET=VALUE",
+            help="filter (repeatable; values of one facet OR together, facets AND), "
+            "e.g. --where country=Ghana --where phase=primary",
+        )
+        p.add_argument("--year-from", type=int, help="only documents from this year on")
+        p.add_argument("--year-to", type=int, help="only documents up to this year")
+
     p = with_index(sub.add_parser("ingest", help="add PDFs and reports to the index"))
     p.add_argument("paths", nargs="+", help="files or folders (.pdf .txt .md .html)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        help="RIS, BibTeX, CSL-JSON, manifest CSV or YAML with titles, authors, years, tags "
+        "(repeatable)",
+    )
+    p.add_argument("--taxonomy", help="a taxonomy YAML to tag with instead of the packaged one")
     p.set_defaults(func=cmd_ingest)
 
     p = with_index(sub.add_parser("search", help="hybrid search over the index"))
@@ -204,11 +402,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--json", action="store_true", help="print hits as JSON")
     p.add_argument("--queries", help="file with one query per line; prints one JSON array a line")
+    with_filters(p)
+    p.add_argument(
+        "--facets", action="store_true", help="add per-facet counts (JSON: an object with hits)"
+    )
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("tag", help="show or correct a document's tags")
+    tag_sub = p.add_subparsers(dest="action", required=True)
+    q = with_index(tag_sub.add_parser("show", help="a document's tags, origin and confidence"))
+    q.add_argument("doc", help="doc id, file name or path")
+    q.add_argument("--json", action="store_true")
+    for action in ("set", "unset"):
+        q = with_index(tag_sub.add_parser(action, help=f"{action} facet=value (as curator)"))
+        q.add_argument("doc", help="doc id, file name or path")
+        q.add_argument("assignments", nargs="+", metavar="FACET=VALUE")
+        q.add_argument("--note", default="", help="why (kept with the change)")
+        if action == "set":
+            q.add_argument("--replace", action="store_true", help="unset the facet's other values")
+    p.set_defaults(func=cmd_tag)
+
+    p = sub.add_parser("facets", help="list the taxonomy's facets, or one facet's values")
+    p.add_argument("facet", nargs="?")
+    p.set_defaults(func=cmd_facets)
+
+    p = with_index(sub.add_parser("eval", help="score search modes on a QA file (TSV)"))
+    p.add_argument("qa_file", help="TSV: query plus phrase, or source and page")
+    p.add_argument("--k", type=int, default=10, help="hits retrieved per question")
+    p.add_argument("--modes", default="fused,dense,keyword", help="comma-separated modes")
+    p.add_argument("--json", action="store_true", help="print metrics and ranks as JSON")
+    p.set_defaults(func=cmd_eval)
 
     p = with_index(sub.add_parser("brief", help="write a learning brief for a question"))
     p.add_argument("query")
     p.add_argument("--k", type=int, default=8)
+    with_filters(p)
     p.add_argument("--template", default="learning-brief")
     p.add_argument("--format", choices=["md", "html"], default="md")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")

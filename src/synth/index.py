@@ -27,15 +27,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import faiss
 import numpy as np
 
-from . import __version__
+from . import __version__, facets
 from .chunk import ChunkSettings, chunk_document
 from .embed import DEFAULT_MODEL, Embedder, text_hash
-from .models import Chunk, Document, FileResult, IngestReport, NullProgress, Progress
+from .metadata import DocMetadata, match_record, sidecar_for
+from .models import Chunk, Document, FileResult, Filters, IngestReport, NullProgress, Progress
 from .parse import ParseError, ParseLimits, content_hash, iter_input_files, parse_file
+from .vectors import FLAT_NAME, DenseIndex, build_faiss
 
 FORMAT_VERSION = 1
 DEFAULT_INDEX_DIR = Path("index")
@@ -113,7 +116,7 @@ class Manifest:
     n_chunks: int
     synth_version: str = __version__
     format_version: int = FORMAT_VERSION
-    faiss_index: str = "IndexIDMap2(IndexFlatIP)"
+    faiss_index: str = FLAT_NAME
     keyword_index: str = "sqlite fts5 (porter unicode61)"
 
     def to_json(self) -> dict[str, object]:
@@ -164,9 +167,23 @@ class IndexStats:
     documents: list[DocumentRecord] = field(default_factory=list)
 
 
-def embedding_text(title: str, section: list[str], text: str) -> str:
-    """The string the dense index sees for a chunk: its nearest headings give the topic."""
-    heading = " > ".join(section[-2:])
+EmbedStyle = Literal["headings", "text", "title_headings"]
+
+
+def embedding_text(
+    title: str, section: list[str], text: str, style: EmbedStyle = "headings"
+) -> str:
+    """The string the dense index sees for a chunk: its nearest headings give the topic.
+
+    `style` lets benchmarks/bench_retrieval.py compare text alone and title + headings.
+    """
+    if style == "text":
+        return text
+    heads = section[-2:]
+    if style == "title_headings":
+        heads = [h for h in heads if h]
+        heads = heads if not title or heads[:1] == [title] else [title, *heads]
+    heading = " > ".join(heads)
     return f"{heading}\n{text}" if heading else text
 
 
@@ -202,7 +219,8 @@ class Index:
         self.path = build_dir
         self.manifest = _read_manifest(build_dir)
         self.db = _connect(build_dir / "synth.sqlite", readonly=True)
-        self.vectors = faiss.read_index(str(build_dir / "vectors.faiss"))
+        self.dense = DenseIndex.read(str(build_dir / "vectors.faiss"))
+        self.vectors = self.dense.index
         self._lock = threading.Lock()
 
     @classmethod
@@ -222,26 +240,67 @@ class Index:
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self.db.execute(sql, tuple(params)).fetchall()
 
-    def dense_search(self, vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
-        if self.vectors.ntotal == 0 or limit <= 0:
-            return []
-        scores, ids = self.vectors.search(vector.reshape(1, -1).astype("float32"), limit)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+    def dense_search(
+        self, vector: np.ndarray, limit: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Best `limit` (rowid, cosine) pairs; with `allowed` (int64 rowids), exactly the best
+        `limit` among those rowids (all of them if fewer), whatever the FAISS index type."""
+        return self.dense.search(vector, limit, allowed)
 
-    def keyword_search(self, match: str, limit: int) -> list[tuple[int, float]]:
-        """`match` must already be a safe FTS5 expression (see search.fts_query)."""
-        if not match or limit <= 0:
+    def keyword_search(
+        self, match: str, limit: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 over chunks; `match` must already be a safe FTS5 expression (search.fts_query).
+
+        With `allowed`, only those rowids are ranked, inside SQLite, so the best `limit` among
+        them come back however few they are.
+        """
+        if not match or limit <= 0 or (allowed is not None and len(allowed) == 0):
             return []
-        rows = self.query(
+        sql = (
             "SELECT rowid, bm25(chunks_fts, 1.0, 0.6, 0.3) AS s FROM chunks_fts "
-            "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
-            (match, limit),
+            "WHERE chunks_fts MATCH ?"
         )
+        params: list[object] = [match]
+        if allowed is not None:
+            sql += " AND rowid IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(allowed.tolist()))
+        rows = self.query(sql + " ORDER BY s LIMIT ?", (*params, limit))
         return [(int(r["rowid"]), -float(r["s"])) for r in rows]
+
+    @property
+    def has_facets(self) -> bool:
+        """Builds made before tagging existed have no tag tables; they answer unfiltered only."""
+        rows = self.query("SELECT 1 FROM sqlite_master WHERE name = 'doc_tags'")
+        return bool(rows)
+
+    def filter_ids(self, filters: Filters, min_confidence: float) -> np.ndarray:
+        """Rowids of the chunks a filter allows, sorted; the exact set both retrievers use."""
+        if not self.has_facets:
+            return np.empty(0, dtype="int64")
+        sql, params = facets.filter_sql(filters, min_confidence)
+        return np.array(sorted(r[0] for r in self.query(sql, params)), dtype="int64")
+
+    def chunk_facets(
+        self, rowids: list[int], min_confidence: float
+    ) -> dict[int, dict[str, list[str]]]:
+        if not self.has_facets:
+            return {}
+        return facets.chunk_facets(self.query, rowids, min_confidence)
+
+    def find_documents(self, targets: Iterable[str]) -> list[DocumentRecord]:
+        """Documents named by doc id, file name or path (as `synth remove` and `tag` accept)."""
+        return _match_documents(self.documents(), targets)
 
     def chunks(self, rowids: list[int]) -> dict[int, ChunkRecord]:
         if not rowids:
@@ -274,6 +333,9 @@ class Index:
             "FROM documents d ORDER BY d.source"
         )
         return [DocumentRecord(*tuple(r)) for r in rows]
+
+    def document_tags(self, doc_id: str) -> facets.DocTags:
+        return facets.document_tags(self.query, doc_id)
 
     def stats(self) -> IndexStats:
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
@@ -409,18 +471,19 @@ def _embed_missing(
     return len(rows), total - len(rows)
 
 
-def _write_faiss(db: sqlite3.Connection, dimension: int, path: Path) -> int:
-    rows = db.execute(
-        "SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.hash = c.embed_hash "
-        "ORDER BY c.id"
-    ).fetchall()
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-    if rows:
-        ids = np.array([r[0] for r in rows], dtype="int64")
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype="float32")
-        index.add_with_ids(vectors.reshape(len(rows), dimension), ids)
+def _write_faiss(db: sqlite3.Connection, dimension: int, path: Path) -> tuple[int, str]:
+    """Write the FAISS index chosen for this many chunks; return (vectors written, index name)."""
+    join = "FROM chunks c JOIN embeddings e ON e.hash = c.embed_hash"
+    n = db.execute(f"SELECT COUNT(*) {join}").fetchone()[0]
+    ids = np.empty(n, dtype="int64")
+    vectors = np.empty((n, dimension), dtype="float32")
+    for i, (rowid, blob) in enumerate(db.execute(f"SELECT c.id, e.vector {join} ORDER BY c.id")):
+        ids[i] = rowid
+        vectors[i] = np.frombuffer(blob, dtype="float32")
+    index, name = build_faiss(ids, vectors)
+    del vectors
     faiss.write_index(index, str(path))
-    return index.ntotal
+    return index.ntotal, name
 
 
 @contextlib.contextmanager
@@ -435,6 +498,7 @@ def _staged_build(root: Path, old: Path | None) -> Iterator[tuple[str, Path, sql
             with contextlib.closing(_connect(old / "synth.sqlite", readonly=True)) as src:
                 src.backup(db)
         db.executescript(SCHEMA)
+        db.executescript(facets.SCHEMA)
         yield build_id, tmp, db
     except BaseException:
         db.close()
@@ -468,6 +532,64 @@ def _read_manifest(build: Path) -> Manifest:
     return Manifest.from_json(json.loads((build / "manifest.json").read_text()))
 
 
+def _match_documents(docs: list[DocumentRecord], targets: Iterable[str]) -> list[DocumentRecord]:
+    wanted = set(targets)
+    resolved = {str(Path(t).resolve()) for t in wanted}
+    return [d for d in docs if d.doc_id in wanted or d.source in wanted or d.path in resolved]
+
+
+@dataclass
+class _Curation:
+    """Metadata and tagging work for a build: records to match, updates for unchanged files."""
+
+    records: list[DocMetadata]
+    taxonomy: Path | None
+    updates: dict[str, DocMetadata] = field(default_factory=dict)
+    retag: bool = False
+
+    @property
+    def pending(self) -> bool:
+        return self.retag or bool(self.updates)
+
+    def match(self, path: Path, title: str, head: str) -> DocMetadata | None:
+        """A sidecar beside the file wins over an imported library record."""
+        return sidecar_for(path) or match_record(self.records, path, title, head)
+
+
+def _head_text(db: sqlite3.Connection, doc_id: str) -> tuple[str, str]:
+    title = db.execute("SELECT title FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+    pages = db.execute(
+        "SELECT text FROM pages WHERE doc_id = ? ORDER BY page LIMIT 2", (doc_id,)
+    ).fetchall()
+    return (title[0] if title else ""), " ".join(r[0] for r in pages)
+
+
+def _pending_curation(old: Path, report: IngestReport, curation: _Curation) -> None:
+    """For files that did not change: new metadata to apply, and whether the tagger changed."""
+    from .taxonomy import load_taxonomy
+
+    with contextlib.closing(_connect(old / "synth.sqlite", readonly=True)) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+        if "tag_state" not in tables:
+            curation.retag = True
+            return
+        row = db.execute("SELECT value FROM tag_state WHERE key = 'digest'").fetchone()
+        taxonomy = load_taxonomy(curation.taxonomy)
+        curation.retag = row is None or row[0] != facets.tag_digest(taxonomy)
+        for result in report.files:
+            if result.status != "unchanged" or not result.doc_id:
+                continue
+            title, head = _head_text(db, result.doc_id)
+            meta = curation.match(Path(result.path), title, head)
+            if meta is None:
+                continue
+            stored = db.execute(
+                "SELECT data FROM doc_meta WHERE doc_id = ?", (result.doc_id,)
+            ).fetchone()
+            if stored is None or json.loads(stored[0]) != meta.to_json():
+                curation.updates[result.doc_id] = meta
+
+
 class _NothingNew(Exception):
     """Every planned file failed: keep the live build instead of publishing a copy of it."""
 
@@ -489,8 +611,15 @@ def ingest(
     limits: ParseLimits | None = None,
     progress: Progress | None = None,
     embedder: Callable[[], Embedder] | None = None,
+    metadata: Iterable[DocMetadata] = (),
+    taxonomy: str | Path | None = None,
 ) -> IngestReport:
-    """Add new files, replace changed ones, skip unchanged ones; report every file's fate."""
+    """Add new files, replace changed ones, skip unchanged ones; report every file's fate.
+
+    `metadata` are library records (RIS, BibTeX, CSL-JSON, manifest) matched to files by
+    attachment name, DOI or title; a YAML sidecar beside a file wins. Tags are recomputed when
+    the taxonomy changes, and metadata re-applied to unchanged files when it changed.
+    """
     from .embed import load_embedder
 
     started = time.perf_counter()
@@ -542,13 +671,26 @@ def ingest(
             else:
                 by_hash[digest] = path.name
                 plans.append(_Plan(path, digest, previous[0] if previous else None))
-        if old is not None and not plans and not rebuild:
+        curation = _Curation(list(metadata), Path(taxonomy) if taxonomy else None)
+        if old is not None and not rebuild:
+            _pending_curation(old, report, curation)
+        if old is not None and not plans and not rebuild and not curation.pending:
             report.build_id = old.name
             report.seconds = time.perf_counter() - started
             return report
         try:
             report.build_id = _write_build(
-                root, old, plans, report, settings, limits, model, progress, get_embedder, rebuild
+                root,
+                old,
+                plans,
+                report,
+                settings,
+                limits,
+                model,
+                progress,
+                get_embedder,
+                rebuild,
+                curation,
             )
         except _NothingNew:
             report.build_id = old.name if old else ""
@@ -567,23 +709,36 @@ def _write_build(
     progress: Progress,
     get_embedder: Callable[[], Embedder],
     rebuild: bool,
+    curation: _Curation,
 ) -> str:
     """Write a complete new build beside the live one, then point CURRENT at it."""
+    from .taxonomy import load_taxonomy
+
     with _staged_build(root, old) as (build_id, tmp, db):
+        kept = _kept_metadata(db, plans)
         if rebuild:
             for (doc_id,) in db.execute("SELECT doc_id FROM documents").fetchall():
                 _delete_document(db, doc_id)
         progress.start("parse", len(plans))
         for plan in plans:
-            report.files.append(_ingest_one(db, plan, settings, limits, model))
+            result = _ingest_one(db, plan, settings, limits, model)
+            report.files.append(result)
+            if result.status in ("added", "replaced") and result.doc_id:
+                title, head = _head_text(db, result.doc_id)
+                meta = curation.match(plan.path, title, head) or kept.get(str(plan.path.resolve()))
+                facets.store_metadata(db, result.doc_id, meta)
             progress.advance()
-        if old is not None and not rebuild and not report.changed:
+        for doc_id, meta in curation.updates.items():
+            facets.store_metadata(db, doc_id, meta)
+        if old is not None and not rebuild and not report.changed and not curation.pending:
             raise _NothingNew
         db.commit()
         report.n_embedded, report.n_cached = _embed_missing(db, get_embedder, model, progress)
         db.commit()
+        facets.tag_build(db, load_taxonomy(curation.taxonomy), get_embedder)
+        db.commit()
         dimension = _dimension(db, get_embedder)
-        n_vectors = _write_faiss(db, dimension, tmp / "vectors.faiss")
+        n_vectors, faiss_name = _write_faiss(db, dimension, tmp / "vectors.faiss")
         n_chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         if n_vectors != n_chunks:
             raise RuntimeError(f"index mismatch: {n_vectors} vectors for {n_chunks} chunks")
@@ -595,9 +750,21 @@ def _write_build(
             chunker=settings.to_json(),
             n_documents=0,
             n_chunks=0,
+            faiss_index=faiss_name,
         )
         _publish(root, tmp, db, manifest)
     return build_id
+
+
+def _kept_metadata(db: sqlite3.Connection, plans: list[_Plan]) -> dict[str, DocMetadata]:
+    """Metadata of documents about to be replaced, by path: a new version keeps its record."""
+    kept = {}
+    for row in db.execute(
+        "SELECT d.path, m.data FROM doc_meta m JOIN documents d ON d.doc_id = m.doc_id"
+    ):
+        kept[row[0]] = DocMetadata.from_json(json.loads(row[1]))
+    wanted = {str(p.path.resolve()) for p in plans}
+    return {k: v for k, v in kept.items() if k in wanted}
 
 
 def _dimension(db: sqlite3.Connection, get_embedder: Callable[[], Embedder]) -> int:
@@ -670,8 +837,44 @@ def remove(targets: Iterable[str], root: str | Path = DEFAULT_INDEX_DIR) -> list
         with _staged_build(root, old) as (build_id, tmp, db):
             for doc_id, _ in hits:
                 _delete_document(db, doc_id)
-            _write_faiss(db, manifest.dimension, tmp / "vectors.faiss")
+            _, manifest.faiss_index = _write_faiss(db, manifest.dimension, tmp / "vectors.faiss")
             manifest.build_id = build_id
             manifest.created = datetime.now(UTC).isoformat(timespec="seconds")
             _publish(root, tmp, db, manifest)
     return [source for _, source in hits]
+
+
+def update_tags(
+    target: str,
+    changes: Iterable[tuple[str, str, str]],
+    root: str | Path = DEFAULT_INDEX_DIR,
+    note: str = "",
+    taxonomy: str | Path | None = None,
+) -> str:
+    """Record curator tag changes for one document in a new build; returns its doc id.
+
+    `changes` are (facet, value id, "set" | "unset"). They are stored by file path, so they
+    survive re-ingest, a changed file and a rebuild.
+    """
+    from .taxonomy import load_taxonomy
+
+    root = Path(root)
+    with _locked(root):
+        old = _build_dir(root)
+        if old is None:
+            raise IndexNotFound(f"no index at '{root}'")
+        with contextlib.closing(Index(root, old)) as index:
+            docs = index.find_documents([target])
+        if len(docs) != 1:
+            found = "no document" if not docs else f"{len(docs)} documents"
+            raise KeyError(f"{found} matches '{target}' (use a doc id from `synth info`)")
+        doc_id = docs[0].doc_id
+        manifest = _read_manifest(old)
+        with _staged_build(root, old) as (build_id, tmp, db):
+            facets.record_curator(db, doc_id, changes, note)
+            facets.refresh_effective(db, load_taxonomy(Path(taxonomy) if taxonomy else None))
+            shutil.copyfile(old / "vectors.faiss", tmp / "vectors.faiss")
+            manifest.build_id = build_id
+            manifest.created = datetime.now(UTC).isoformat(timespec="seconds")
+            _publish(root, tmp, db, manifest)
+    return doc_id

@@ -95,9 +95,41 @@ class Hit:
     dense_score: float | None = None
     keyword_score: float | None = None
     rank: int = 0
+    facets: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Tag:
+    """One facet value on a chunk or document, with where it came from and how sure it is."""
+
+    facet: str
+    value: str
+    origin: Literal["manifest", "rule", "model", "curator"]
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A search restriction: values of one facet OR together, different facets AND."""
+
+    values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    year_from: int | None = None
+    year_to: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.values and self.year_from is None and self.year_to is None
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {k: list(v) for k, v in self.values.items()}
+        if self.year_from is not None:
+            out["year_from"] = self.year_from
+        if self.year_to is not None:
+            out["year_to"] = self.year_to
+        return out
 
 
 FileStatus = Literal["added", "unchanged", "replaced", "failed"]

@@ -1,0 +1,267 @@
+"""Facets end to end on real indexes: rule and model tags, manifest and curator precedence,
+overrides that survive re-ingest, and filtered search that is exact on both retrievers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from synth.chunk import ChunkSettings
+from synth.cli import main
+from synth.facets import parse_where
+from synth.index import Index, ingest, update_tags
+from synth.models import Filters
+from synth.search import SearchSettings, search, search_faceted
+from synth.tag import ChunkInput, Tagger
+from synth.taxonomy import TaxonomyError, load_taxonomy
+
+N_DOCS = 10
+SENTENCES_PER_DOC = 100
+SMALL = ChunkSettings(min_words=1, max_words=14, overlap_sentences=0)
+TOPICS = ["reading", "fractions", "attendance", "homework", "feedback", "tutors", "games", "music"]
+
+
+def _sentence(doc: int, i: int) -> str:
+    topic = TOPICS[(doc + i) % len(TOPICS)]
+    return f"Pupils in cohort {doc}-{i} worked on {topic} tasks during week {i % 13}."
+
+
+@pytest.fixture(scope="session")
+def taxonomy():
+    return load_taxonomy()
+
+
+@pytest.fixture(scope="session")
+def tagger(taxonomy, embedder):
+    from synth.tag import label_vectors
+
+    return Tagger(taxonomy, label_vectors(taxonomy, embedder))
+
+
+@pytest.fixture(scope="session")
+def thousand(tmp_path_factory, embedder_factory):
+    """About 1,000 one-sentence chunks in ten files; the tenth is three chunks tagged by sidecar."""
+    folder = tmp_path_factory.mktemp("thousand")
+    for d in range(N_DOCS - 1):
+        body = " ".join(_sentence(d, i) for i in range(SENTENCES_PER_DOC + 11))
+        (folder / f"cohort-{d}.md").write_text(f"# Cohort {d} log\n\n{body}\n")
+    (folder / "selected.md").write_text(
+        "# Selected cohort\n\n"
+        "Pupils practised reading aloud with a partner every single morning before lessons. "
+        "Teachers marked the fractions homework with short written comments for every pupil. "
+        "Attendance rose steadily after families received weekly text messages from school.\n"
+    )
+    (folder / "selected.yaml").write_text("country: [Ghana]\nphase: [primary]\nyear: 2021\n")
+    root = folder / "index"
+    report = ingest([folder], root, settings=SMALL, embedder=embedder_factory)
+    assert report.count("failed") == 0, report.files
+    return root
+
+
+def test_rules_tag_country_region_design_phase_setting(tagger):
+    tags = tagger.tag_chunk(
+        ChunkInput(
+            "A cluster-randomised controlled trial in rural Ghana followed primary school "
+            "pupils; Ghanaian teachers led the sessions.",
+            "Findings",
+        )
+    )
+    got = {(t.facet, t.value): t for t in tags}
+    assert ("country", "GH") in got and got[("country", "GH")].origin == "rule"
+    assert ("region", "sub-saharan-africa") in got
+    assert ("income", "lower-middle") in got
+    assert ("design", "rct") in got
+    assert ("setting", "rural") in got
+    assert ("phase", "primary") in got
+
+
+def test_longest_name_wins_and_case_matters_for_short_names(tagger):
+    countries = {
+        t.value
+        for t in tagger.tag_chunk(ChunkInput("Schools in Papua New Guinea told us a lot.", ""))
+        if t.facet == "country"
+    }
+    assert countries == {"PG"}
+
+
+def test_reference_sections_are_not_tagged(tagger):
+    chunk = ChunkInput(
+        "Banerjee, A. (2016). Teaching at the right level in India and Kenya.", "References"
+    )
+    assert tagger.tag_chunk(chunk) == []
+
+
+def test_model_tags_a_topic_the_text_never_names(tagger, embedder):
+    text = (
+        "Each week the teacher read pupils' drafts and wrote two comments on what they did "
+        "well and one on what to improve; pupils then revised their work in class."
+    )
+    assert not [t for t in tagger.tag_chunk(ChunkInput(text, "")) if t.origin == "model"]
+    vector = embedder.encode([text])[0]
+    topics = [t for t in tagger.tag_chunk(ChunkInput(text, "", vector)) if t.facet == "topic"]
+    assert topics and topics[0].value in {"feedback", "formative-assessment"}
+    assert all(0 < t.confidence <= 1 for t in topics)
+
+
+def test_parse_where_resolves_labels_synonyms_and_rejects_unknowns(taxonomy):
+    filters = parse_where(
+        ["country=Ghana,kenyan", "phase=Primary", "evidence-type=research evidence", "year=2019"],
+        taxonomy,
+    )
+    assert filters.values["country"] == ("GH", "KE")
+    assert filters.values["phase"] == ("primary",)
+    assert filters.values["evidence_type"] == ("research-evidence",)
+    assert (filters.year_from, filters.year_to) == (2019, 2019)
+    for bad in (["country=Atlantis"], ["colour=red"], ["country"], ["phase="]):
+        with pytest.raises(TaxonomyError):
+            parse_where(bad, taxonomy)
+
+
+def _brute_force(index: Index, embedder, query: str, allowed: np.ndarray, k: int) -> list[int]:
+    rows = index.query(
+        "SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.hash = c.embed_hash "
+        "WHERE c.id IN (SELECT value FROM json_each(?))",
+        (json.dumps(allowed.tolist()),),
+    )
+    vectors = np.stack([np.frombuffer(r[1], dtype="float32") for r in rows])
+    scores = vectors @ embedder.encode_query(query).reshape(-1)
+    order = np.lexsort(([r[0] for r in rows], -scores))
+    return [rows[i][0] for i in order[:k]]
+
+
+def test_filter_matching_three_of_a_thousand_returns_those_three_ranked(thousand, embedder):
+    with Index.open(thousand) as index:
+        n = index.query("SELECT COUNT(*) FROM chunks")[0][0]
+        assert n >= 1000
+        filters = Filters({"country": ("GH",)})
+        allowed = index.filter_ids(filters, 0.5)
+        assert len(allowed) == 3
+        for mode in ("dense", "fused"):
+            hits = search(
+                index, embedder, "homework comments", SearchSettings(k=10, mode=mode), filters
+            )
+            assert {h.source for h in hits} == {"selected.md"} and len(hits) == 3
+        dense = search(
+            index, embedder, "homework comments", SearchSettings(k=10, mode="dense"), filters
+        )
+        expected = _brute_force(index, embedder, "homework comments", allowed, 10)
+        got = [
+            index.query("SELECT id FROM chunks WHERE chunk_id = ?", (h.chunk_id,))[0][0]
+            for h in dense
+        ]
+        assert got == expected
+        keyword = search(index, embedder, "homework", SearchSettings(k=10, mode="keyword"), filters)
+        assert [h.source for h in keyword] == ["selected.md"]
+        assert all(h.facets["country"] == ["GH"] for h in dense)
+
+
+def test_filter_returns_exactly_k_best_among_many(thousand, embedder):
+    with Index.open(thousand) as index:
+        doc = index.find_documents(["cohort-4.md"])[0]
+        allowed = np.array(
+            [r[0] for r in index.query("SELECT id FROM chunks WHERE doc_id = ?", (doc.doc_id,))]
+        )
+        assert len(allowed) > 50
+        query = "pupils worked on fractions tasks"
+        expected = _brute_force(index, embedder, query, allowed, 7)
+        got = index.dense_search(embedder.encode_query(query), 7, allowed)
+        assert [rowid for rowid, _ in got] == expected
+
+
+def test_year_and_phase_filters_and_facet_counts(thousand, embedder, taxonomy):
+    with Index.open(thousand) as index:
+        result = search_faceted(
+            index, embedder, "", filters=Filters({"phase": ("primary",)}, 2020, 2022)
+        )
+        assert result.n_allowed == 3 and result.hits == []
+        counts = {c.value: c for c in result.facets["country"]}
+        assert counts["GH"].chunks == 3 and counts["GH"].documents == 1
+        none = search_faceted(index, embedder, "reading", filters=Filters({}, 2023, None))
+        assert none.n_allowed == 0 and none.hits == []
+        everything = search_faceted(index, embedder, "reading", SearchSettings(k=5))
+        assert len(everything.hits) == 5 and everything.n_allowed is None
+
+
+def test_manifest_sidecar_overrides_automatic_tags(thousand):
+    with Index.open(thousand) as index:
+        doc = index.find_documents(["selected.md"])[0]
+        tags = index.document_tags(doc.doc_id)
+        by = {(t.facet, t.value): t.origin for t in tags.tags}
+        assert by[("country", "GH")] == "manifest"
+        assert by[("region", "sub-saharan-africa")] == "manifest"
+        assert by[("year", "2021")] == "manifest"
+        assert tags.metadata is not None and tags.metadata.year == 2021
+
+
+def test_curator_overrides_survive_reingest_of_a_changed_file(tmp_path, embedder_factory):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    doc = folder / "visit.md"
+    doc.write_text(
+        "# School visit\n\nA study of primary schools in Kenya. Kenyan teachers ran clubs in "
+        "Nairobi. Kenya's ministry supported the clubs in many counties.\n"
+    )
+    root = tmp_path / "index"
+    ingest([folder], root, embedder=embedder_factory)
+    update_tags(
+        "visit.md", [("country", "UG", "set"), ("country", "KE", "unset")], root, note="site"
+    )
+
+    def countries() -> dict[str, str]:
+        with Index.open(root) as index:
+            d = index.find_documents(["visit.md"])[0]
+            return {
+                t.value: t.origin
+                for t in index.document_tags(d.doc_id).tags
+                if t.facet == "country"
+            }
+
+    assert countries() == {"UG": "curator"}
+    doc.write_text(doc.read_text() + "\nMore Kenyan schools joined in the second year.\n")
+    report = ingest([folder], root, embedder=embedder_factory)
+    assert report.count("replaced") == 1
+    assert countries() == {"UG": "curator"}
+    with Index.open(root) as index:
+        assert len(index.filter_ids(Filters({"country": ("KE",)}), 0.5)) == 0, (
+            "unset hides chunk tags"
+        )
+        assert len(index.filter_ids(Filters({"country": ("UG",)}), 0.5)) > 0
+    ingest(
+        [folder],
+        root,
+        settings=ChunkSettings(min_words=20, max_words=60),
+        embedder=embedder_factory,
+    )
+    assert countries() == {"UG": "curator"}
+
+
+def test_cli_search_where_facets_and_tag_commands(thousand, capsys):
+    assert (
+        main(
+            [
+                "search",
+                "homework",
+                "--index",
+                str(thousand),
+                "--where",
+                "country=Ghana",
+                "--facets",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_allowed"] == 3 and len(out["hits"]) == 3
+    assert out["filters"] == {"country": ["GH"]}
+    assert {c["value"] for c in out["facets"]["country"]} == {"GH"}
+    assert main(["search", "x", "--index", str(thousand), "--where", "country=Atlantis"]) == 2
+    assert "Atlantis" in capsys.readouterr().err
+    assert main(["tag", "show", "selected.md", "--index", str(thousand), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {"facet": "country", "value": "GH", "origin": "manifest", "confidence": 1.0} in shown[
+        "tags"
+    ]
+    assert main(["tag", "set", "nothing.md", "phase=primary", "--index", str(thousand)]) == 2

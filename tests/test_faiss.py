@@ -1,0 +1,168 @@
+"""FAISS: index type by size, and dense search restricted to allowed rowids is exact.
+
+Every result is checked against brute-force numpy over the same vectors, for the flat index and
+for IVF (forced at small N through the size threshold), on both filtered-search paths (numpy
+over reconstructed vectors for small filters, a FAISS bitmap-selector scan for large ones).
+"""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+import pytest
+
+from synth import vectors as vectors_mod
+from synth.vectors import FLAT_NAME, DenseIndex, build_faiss
+
+N = 1000
+DIM = 64
+
+
+def clustered(n: int, dim: int, seed: int, centres: int = 20) -> np.ndarray:
+    """Unit vectors in clusters, like embeddings of a corpus on a few topics."""
+    rng = np.random.default_rng(seed)
+    middle = rng.standard_normal((centres, dim))
+    x = middle[rng.integers(0, centres, n)] + 0.6 * rng.standard_normal((n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype("float32")
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    """Vectors with rowids that have gaps and are not in insertion order."""
+    rng = np.random.default_rng(7)
+    ids = rng.choice(np.arange(1, 50 * N), size=N, replace=False).astype("int64")
+    return ids, clustered(N, DIM, seed=1)
+
+
+@pytest.fixture(scope="module", params=["flat", "ivf"])
+def dense(request, data) -> DenseIndex:
+    ids, x = data
+    flat_max = N if request.param == "flat" else N // 2
+    index, name = build_faiss(ids, x, flat_max=flat_max)
+    assert (name == FLAT_NAME) == (request.param == "flat")
+    return DenseIndex(index)
+
+
+def brute_force(data, query: np.ndarray, limit: int, allowed: np.ndarray) -> list[int]:
+    ids, x = data
+    keep = np.isin(ids, allowed)
+    scores = x[keep] @ query
+    order = np.lexsort((ids[keep], -scores))[:limit]
+    return [int(i) for i in ids[keep][order]]
+
+
+def test_index_type_follows_the_size_threshold(data):
+    ids, x = data
+    flat, name = build_faiss(ids, x, flat_max=N)
+    assert name == FLAT_NAME
+    assert isinstance(faiss.downcast_index(flat.index), faiss.IndexFlatIP)
+    ivf, name = build_faiss(ids, x, flat_max=N - 1)
+    assert name.startswith("IndexIDMap2(IndexIVFFlat(")
+    inner = faiss.downcast_index(ivf.index)
+    assert isinstance(inner, faiss.IndexIVFFlat)
+    assert inner.nlist == vectors_mod.ivf_lists(N) and 1 < inner.nprobe < inner.nlist
+    assert flat.ntotal == ivf.ntotal == N
+
+
+def test_module_threshold_is_the_default(data, monkeypatch):
+    ids, x = data
+    monkeypatch.setattr(vectors_mod, "FLAT_MAX_VECTORS", 10)
+    assert "IVF" in build_faiss(ids, x)[1]
+    monkeypatch.setattr(vectors_mod, "FLAT_MAX_VECTORS", N)
+    assert build_faiss(ids, x)[1] == FLAT_NAME
+
+
+@pytest.mark.parametrize("gather_max", [vectors_mod.GATHER_MAX, 0], ids=["gather", "selector"])
+@pytest.mark.parametrize("size", [1, 3, 10, 57, 400, N])
+@pytest.mark.parametrize("limit", [1, 10, 60])
+def test_filtered_search_is_exact(dense, data, monkeypatch, gather_max, size, limit):
+    monkeypatch.setattr(vectors_mod, "GATHER_MAX", gather_max)
+    ids, _ = data
+    rng = np.random.default_rng(size * 1000 + limit)
+    queries = clustered(5, DIM, seed=size + limit)
+    for query in queries:
+        allowed = rng.choice(ids, size=size, replace=False)
+        got = dense.search(query, limit, allowed)
+        expected = brute_force(data, query, limit, allowed)
+        assert [rowid for rowid, _ in got] == expected
+        assert len(got) == min(limit, size)
+        scores = [s for _, s in got]
+        assert scores == sorted(scores, reverse=True)
+        true = {int(i): float(v @ query) for i, v in zip(*data, strict=True) if i in expected}
+        assert scores == pytest.approx([true[i] for i in expected], abs=1e-5)
+
+
+def test_filter_matching_three_of_a_thousand_returns_those_three_ranked(dense, data):
+    ids, x = data
+    query = clustered(1, DIM, seed=99)[0]
+    # The three allowed chunks are the ones least like the query: over-fetching would miss them.
+    worst = ids[np.argsort(x @ query)[:3]]
+    got = dense.search(query, 10, worst.copy())
+    assert sorted(rowid for rowid, _ in got) == sorted(int(i) for i in worst)
+    by_id = dict(zip(ids.tolist(), (x @ query).tolist(), strict=True))
+    assert [rowid for rowid, _ in got] == sorted(worst.tolist(), key=lambda i: -by_id[i])
+    for rowid, score in got:
+        assert score == pytest.approx(by_id[rowid], abs=1e-5)
+
+
+def test_unknown_duplicate_and_empty_filters(dense, data):
+    ids, _ = data
+    query = clustered(1, DIM, seed=5)[0]
+    assert dense.search(query, 10, np.array([], dtype="int64")) == []
+    missing = np.array([-1, 0, 10**9], dtype="int64")  # never rowids here
+    assert dense.search(query, 10, missing) == []
+    one = int(ids[17])
+    got = dense.search(query, 10, np.array([one, one, 10**9, one], dtype="int64"))
+    assert [rowid for rowid, _ in got] == [one]
+    assert dense.search(query, 0, ids) == []
+
+
+def test_unfiltered_flat_search_is_exact(data):
+    ids, x = data
+    dense = DenseIndex(build_faiss(ids, x, flat_max=N)[0])
+    for query in clustered(10, DIM, seed=3):
+        got = [rowid for rowid, _ in dense.search(query, 10)]
+        assert got == brute_force(data, query, 10, ids)
+
+
+def test_unfiltered_ivf_recall_at_10(data):
+    """IVF is approximate unfiltered; on clustered data it still finds nearly all the top 10."""
+    ids, x = data
+    dense = DenseIndex(build_faiss(ids, x, flat_max=0)[0])
+    queries = clustered(50, DIM, seed=11)
+    found = sum(
+        len({r for r, _ in dense.search(q, 10)} & set(brute_force(data, q, 10, ids)))
+        for q in queries
+    )
+    assert found / (10 * len(queries)) >= 0.9
+
+
+def test_ivf_survives_write_and_read(data, tmp_path):
+    ids, x = data
+    index, _ = build_faiss(ids, x, flat_max=0)
+    faiss.write_index(index, str(tmp_path / "v.faiss"))
+    dense = DenseIndex.read(str(tmp_path / "v.faiss"))
+    inner = faiss.downcast_index(dense.index.index)
+    assert isinstance(inner, faiss.IndexIVFFlat)
+    assert inner.nprobe == vectors_mod.ivf_probes(inner.nlist)
+    assert inner.direct_map.type != faiss.DirectMap.NoMap
+    query = clustered(1, DIM, seed=21)[0]
+    allowed = ids[::7]
+    got = [rowid for rowid, _ in dense.search(query, 25, allowed)]
+    assert got == brute_force(data, query, 25, allowed)
+
+
+def test_corpus_index_filter_by_document_is_exact(corpus_index, embedder):
+    """Through Index.dense_search on the real corpus index: restrict to one document's chunks."""
+    rows = corpus_index.query("SELECT id, doc_id FROM chunks ORDER BY id")
+    doc_id = rows[len(rows) // 2]["doc_id"]
+    allowed = np.array([r["id"] for r in rows if r["doc_id"] == doc_id], dtype="int64")
+    query = embedder.encode_query("how much does tutoring cost per pupil")
+    got = corpus_index.dense_search(query, 5, allowed)
+    vectors = corpus_index.vectors.index.reconstruct_n(0, corpus_index.vectors.ntotal)
+    all_ids = faiss.vector_to_array(corpus_index.vectors.id_map)
+    keep = np.isin(all_ids, allowed)
+    scores = vectors[keep] @ query
+    expected = all_ids[keep][np.argsort(-scores)][: min(5, len(allowed))]
+    assert [rowid for rowid, _ in got] == [int(i) for i in expected]
+    assert corpus_index.manifest.faiss_index == FLAT_NAME
