@@ -24,6 +24,7 @@ from synth.search import SearchSettings
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "corpora"
 FACETS = ("topic", "country", "phase", "setting", "evidence_type", "design")
+INHERITED = ("evidence_type", "design")
 TARGETS = {"country precision": 0.95, "evidence_type macro-F1": 0.80, "topic precision@3": 0.80}
 
 
@@ -56,6 +57,11 @@ def predictions(index: Index, item: dict, min_confidence: float) -> dict[str, li
         )
         for facet, value, confidence in rows:
             scored[facet][value] = confidence
+        # What kind of source a page comes from is the document's: a page of a systematic
+        # review is review evidence whether or not it says so (the gold set is labelled so).
+        for tag in index.document_tags(doc_id).tags:
+            if tag.facet in INHERITED:
+                scored[tag.facet].setdefault(tag.value, tag.confidence)
     return {f: sorted(v, key=lambda x: -v[x]) for f, v in scored.items()}
 
 

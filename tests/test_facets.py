@@ -4,6 +4,8 @@ overrides that survive re-ingest, and filtered search that is exact on both retr
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from synth.search import SearchSettings, search, search_faceted
 from synth.tag import ChunkInput, Tagger
 from synth.taxonomy import TaxonomyError, load_taxonomy
 
+REPO = Path(__file__).resolve().parents[1]
 N_DOCS = 10
 SENTENCES_PER_DOC = 100
 SMALL = ChunkSettings(min_words=1, max_words=14, overlap_sentences=0)
@@ -265,3 +268,70 @@ def test_cli_search_where_facets_and_tag_commands(thousand, capsys):
         "tags"
     ]
     assert main(["tag", "set", "nothing.md", "phase=primary", "--index", str(thousand)]) == 2
+
+
+METADATA = Path(__file__).parent / "data" / "metadata"
+BIBTEX = """@article{reyes_2022,
+  title = {High-Dosage Maths Tutoring in Ninth Grade: {A} Randomised Trial},
+  author = {Reyes, Marisol and Okafor, Chidi},
+  year = {2022},
+  journal = {Journal of Research on Educational Effectiveness},
+  doi = {10.1080/19345747.2022.1000001},
+  keywords = {tutoring, mathematics},
+  file = {Full Text PDF:files/3/tutoring-ninth-grade-maths-trial.pdf:application/pdf},
+}
+"""
+
+
+def test_ingest_with_ris_csl_json_and_bibtex_exports(tmp_path, capsys):
+    """Zotero-shaped exports attach to the right files and their years drive year filters."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name in (
+        "teaching-assistants-ghana-evidence-summary.pdf",
+        "parent-text-messages-chile-trial.pdf",
+        "tutoring-ninth-grade-maths-trial.pdf",
+        "feedback-primary-review.pdf",
+    ):
+        shutil.copy(REPO / "corpus" / name, folder / name)
+    bib = tmp_path / "library.bib"
+    bib.write_text(BIBTEX)
+    root = tmp_path / "index"
+    argv = ["ingest", str(folder), "--index", str(root), "-q"]
+    for export in (METADATA / "zotero.ris", METADATA / "zotero-csl.json", bib):
+        argv += ["--metadata", str(export)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    with Index.open(root) as index:
+
+        def meta(name: str):
+            return index.document_tags(index.find_documents([name])[0].doc_id).metadata
+
+        ghana = meta("teaching-assistants-ghana-evidence-summary.pdf")
+        assert ghana is not None and ghana.doi == "10.5555/vep.2020.11"
+        assert ghana.authors == ["Asante, Yaw", "Boateng, Efua"] and ghana.year == 2020
+        chile = meta("parent-text-messages-chile-trial.pdf")
+        assert chile is not None and chile.origin.startswith("zotero-csl.json")
+        tutoring = meta("tutoring-ninth-grade-maths-trial.pdf")
+        assert (
+            tutoring is not None
+            and tutoring.year == 2022
+            and tutoring.origin.startswith("library.bib")
+        )
+        assert meta("feedback-primary-review.pdf") is None
+        years = {
+            d.source: [t.value for t in index.document_tags(d.doc_id).tags if t.facet == "year"]
+            for d in index.documents()
+        }
+        assert years["tutoring-ninth-grade-maths-trial.pdf"] == ["2022"]
+        in_2022 = index.filter_ids(Filters({}, 2022, 2022), 0.6)
+        sources = {r.source for r in index.chunks(in_2022.tolist()).values()}
+        assert "tutoring-ninth-grade-maths-trial.pdf" in sources
+        assert "teaching-assistants-ghana-evidence-summary.pdf" not in sources
+    bib.write_text(BIBTEX.replace("2022", "2023"))
+    assert main(["ingest", str(folder), "--index", str(root), "-q", "--metadata", str(bib)]) == 0
+    with Index.open(root) as index:
+        doc = index.find_documents(["tutoring-ninth-grade-maths-trial.pdf"])[0]
+        assert index.document_tags(doc.doc_id).metadata.year == 2023, "unchanged file, new record"
+        ghana = index.find_documents(["teaching-assistants-ghana-evidence-summary.pdf"])[0]
+        assert index.document_tags(ghana.doc_id).metadata is not None, "earlier import is kept"

@@ -534,3 +534,13 @@ def test_to_json_round_trip(bib):
     data = bib[1].to_json()
     assert json.loads(json.dumps(data)) == data
     assert DocMetadata.from_json(data) == bib[1]
+
+
+def test_match_when_one_side_has_a_subtitle(tmp_path):
+    records = [DocMetadata(title="Text messages to parents and pupil attendance in Chile")]
+    pdf_title = "Text Messages to Parents and Pupil Attendance in Chile: A Trial Summary"
+    assert match_record(records, tmp_path / "a.pdf", title=pdf_title) is records[0]
+    longer = [DocMetadata(title=pdf_title)]
+    assert match_record(longer, tmp_path / "a.pdf", title=records[0].title) is longer[0]
+    short = [DocMetadata(title="Reading: a summary")]
+    assert match_record(short, tmp_path / "a.pdf", title="Reading: an evaluation") is None

@@ -73,7 +73,9 @@ TITLE_FUZZ = 0.92
 # A fuzzy title match may differ in punctuation, short words or a misspelling, never in a
 # content word: "... in Kenya" and "... in Ghana" score 0.96 but are different works.
 FUZZ_WORD_CHARS = 3
-MIN_TITLE_CHARS = 12  # shorter normalised titles ("Contents", "Report") never match on title
+MIN_TITLE_CHARS = 12
+# A main title without its subtitle must be this long to identify a work on its own.
+MIN_MAIN_TITLE_CHARS = 30  # shorter normalised titles ("Contents", "Report") never match on title
 YEAR_RANGE = (1800, 2100)
 
 
@@ -201,6 +203,11 @@ def parse_year(value: object) -> int | None:
 
 
 @lru_cache(maxsize=16384)
+def main_title(title: str) -> str:
+    """The title before its subtitle (after ':', ' - ', an en or em dash, or '?')."""
+    return re.split(r":|\s[-\u2013\u2014]\s|\?", title or "", maxsplit=1)[0]
+
+
 def normalize_title(title: str) -> str:
     """Lowercase ASCII words only, so punctuation, accents and spacing do not block a match."""
     text = unicodedata.normalize("NFKD", title or "")
@@ -1251,6 +1258,17 @@ def _match_title(records: list[DocMetadata], title: str) -> list[DocMetadata]:
     equal = [r for r in records if normalize_title(r.title) == wanted]
     if equal:
         return _distinct(equal)
+    main = normalize_title(main_title(title))
+    if len(main) >= MIN_MAIN_TITLE_CHARS:
+        # One side carries a subtitle the other lacks ("...in Chile: A Trial Summary").
+        same_main = [
+            r
+            for r in records
+            if main in (normalize_title(r.title), normalize_title(main_title(r.title)))
+            or normalize_title(main_title(r.title)) == wanted
+        ]
+        if same_main:
+            return _distinct(same_main)
     best: list[DocMetadata] = []
     best_ratio = TITLE_FUZZ
     matcher = difflib.SequenceMatcher(autojunk=False)

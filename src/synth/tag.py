@@ -23,7 +23,7 @@ from .taxonomy import DERIVED_FROM_COUNTRY, Taxonomy
 if TYPE_CHECKING:
     from .embed import Embedder
 
-TAGGER_VERSION = "3"
+TAGGER_VERSION = "4"
 # Facets the embedding tagger judges; the others are named outright in text or not at all.
 MODEL_FACETS = ("topic",)
 # A reference list names other studies' countries and designs, not this document's.
@@ -62,6 +62,7 @@ class TagThresholds:
     doc_topic_max: int = 4
     doc_topic_score: float = 0.36
     doc_topic_relative: float = 0.85
+    doc_type_relative: float = 0.5
     doc_mention_min: float = 2.0
     doc_mention_share: float = 0.25
 
@@ -232,23 +233,47 @@ class Tagger:
             for tag in tags:
                 ev.chunk_hits[(tag.facet, tag.value)] += 1
         in_title = self.mentions(title)
+        up_front = self.mentions(first_pages)
         tags: dict[tuple[str, str], Tag] = {}
         most: Counter[str] = Counter()
         for (facet, _), count in ev.mentions.items():
             most[facet] = max(most[facet], count)
         for (facet, value), count in ev.mentions.items():
-            if facet in MODEL_FACETS:
+            if facet in (*MODEL_FACETS, "evidence_type"):
                 continue
             strong = count >= t.doc_mention_min and count >= t.doc_mention_share * most[facet]
-            if strong or (facet, value) in in_title:
+            # A document states its own design in its title or on its first pages.
+            own_design = facet == "design" and up_front[(facet, value)] >= 1
+            if strong or own_design or (facet, value) in in_title:
                 tags[(facet, value)] = Tag(facet, value, "rule", _mention_confidence(count))
         for tag in self._doc_model_tags(content, ev):
             tags[(tag.facet, tag.value)] = tag
-        _types_from_designs(tags)
+        for tag in self._doc_evidence_types(ev):
+            tags[(tag.facet, tag.value)] = tag
         year = self.year(first_pages)
         if year:
             tags[("year", year)] = Tag("year", year, "rule", 0.6)
         return self._with_derived(tags)
+
+    def _doc_evidence_types(self, ev: _DocEvidence) -> list[Tag]:
+        """Evidence types from their cues plus the designs that imply them, against the best.
+
+        A review of trials mentions surveys in passing; only types scoring at least half the
+        leading type's weight are the document's.
+        """
+        t = self.thresholds
+        scores: Counter[str] = Counter()
+        for (facet, value), count in ev.mentions.items():
+            if facet == "evidence_type":
+                scores[value] += count
+            elif facet == "design" and value in TYPE_OF_DESIGN:
+                scores[TYPE_OF_DESIGN[value]] += count
+        top = max(scores.values(), default=0.0)
+        return [
+            Tag("evidence_type", value, "rule", _mention_confidence(score))
+            for value, score in scores.items()
+            if score >= t.doc_mention_min and score >= t.doc_type_relative * top
+        ]
 
     def _doc_model_tags(self, content: Sequence[ChunkInput], ev: _DocEvidence) -> list[Tag]:
         """Topics: mean similarity over the chunks plus the share of chunks tagged with them.
