@@ -273,7 +273,9 @@ class Index:
         )
         params: list[object] = [match]
         if allowed is not None:
-            sql += " AND rowid IN (SELECT value FROM json_each(?))"
+            # The unary + keeps FTS5 from running the match once per allowed rowid (100x
+            # slower for a broad filter); the match runs once and the set filters its rows.
+            sql += " AND +rowid IN (SELECT value FROM json_each(?))"
             params.append(json.dumps(allowed.tolist()))
         rows = self.query(sql + " ORDER BY s LIMIT ?", (*params, limit))
         return [(int(r["rowid"]), -float(r["s"])) for r in rows]
