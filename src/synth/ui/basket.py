@@ -1,0 +1,66 @@
+"""The basket: passages a user set aside for a brief, kept for the browser session only.
+
+Session, not the URL: a basket is personal work in progress, while a search URL is meant to be
+shared; and chunk ids would make every shared link long. It survives page switches (and the
+gap map's click-through) but not a reload or a new tab.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..index import ChunkRecord, Index
+from .highlight import md_escape
+
+KEY = "basket"
+
+
+def items() -> list[str]:
+    """Chunk ids in the order they were added."""
+    return list(st.session_state.get(KEY, []))
+
+
+def add(chunk_id: str) -> None:
+    current = items()
+    if chunk_id not in current:
+        st.session_state[KEY] = [*current, chunk_id]
+
+
+def remove(chunk_id: str) -> None:
+    st.session_state[KEY] = [c for c in items() if c != chunk_id]
+
+
+def clear() -> None:
+    st.session_state[KEY] = []
+
+
+def records(index: Index) -> list[ChunkRecord]:
+    """The basket's passages as stored in this build, in basket order (gone ones skipped)."""
+    ids = items()
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = index.query(f"SELECT id, chunk_id FROM chunks WHERE chunk_id IN ({marks})", ids)
+    by_chunk = {r[1]: r[0] for r in rows}
+    found = index.chunks(list(by_chunk.values()))
+    return [found[by_chunk[c]] for c in ids if c in by_chunk and by_chunk[c] in found]
+
+
+def sidebar(index: Index | None) -> None:
+    """The basket count (always) and its passages with a remove button each."""
+    ids = items()
+    with st.sidebar:
+        st.markdown(f"**Basket: {len(ids)}**", help="Passages set aside for a brief")
+        if not ids or index is None:
+            return
+        with st.expander("Basket contents"):
+            for record in records(index):
+                where = f"{record.title} · {record.source} · p. {record.page_start}"
+                st.caption(md_escape(where))
+                st.button(
+                    "Remove",
+                    key=f"basket-remove:{record.chunk_id}",
+                    on_click=remove,
+                    args=(record.chunk_id,),
+                )
+            st.button("Empty the basket", key="basket-clear", on_click=clear)

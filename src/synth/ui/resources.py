@@ -1,0 +1,141 @@
+"""Where the app's data lives and the heavy objects it keeps between reruns.
+
+Paths come from the environment on every call (SYNTH_INDEX, SYNTH_CORPUS), not at import,
+so one process can serve (or test) several indexes. The embedder and each build's Index are
+st.cache_resource: opened once per process, and a new build id opens a new Index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+from ..embed import Embedder, load_embedder
+from ..index import Index, IndexNotFound
+from ..models import Filters
+from ..search import SearchResult, SearchSettings, search_faceted
+
+SAMPLE_CORPUS = Path(__file__).resolve().parents[3] / "corpus"
+
+
+def index_dir() -> Path:
+    return Path(os.environ.get("SYNTH_INDEX", "index"))
+
+
+def corpus_dir() -> Path:
+    """Where uploads are saved; the shipped sample corpus folder unless SYNTH_CORPUS is set."""
+    return Path(os.environ.get("SYNTH_CORPUS", "corpus"))
+
+
+def max_upload_mb() -> int:
+    return int(st.get_option("server.maxUploadSize"))
+
+
+def current_build(root: Path) -> str | None:
+    pointer = root / "CURRENT"
+    return pointer.read_text().strip() if pointer.is_file() else None
+
+
+_model_lock = threading.Lock()
+
+
+def _load_model(model: str) -> Embedder:
+    """One load at a time: a search during the background warm-up waits for it, not twice."""
+    with _model_lock:
+        return load_embedder(model)
+
+
+@st.cache_resource(show_spinner="Loading the embedding model...", max_entries=2)
+def get_embedder(model: str) -> Embedder:
+    return _load_model(model)
+
+
+@st.cache_resource(show_spinner="Opening the index...", max_entries=2)
+def get_index(root: str, build_id: str) -> Index:
+    """Keyed by build id, so a fresh ingest or removal is picked up without a restart."""
+    return Index.open(root)
+
+
+def open_index() -> Index | None:
+    """The live build of the configured index, or None when there is none yet."""
+    root = index_dir()
+    build = current_build(root)
+    if build is None:
+        return None
+    try:
+        return get_index(str(root), build)
+    except IndexNotFound:
+        return None
+
+
+_warming: set[str] = set()
+
+
+def warm_embedder(model: str) -> None:
+    """Load the model on a background thread once per process, after the first page is out,
+    so the first search does not wait for it and the first paint is not slowed by it."""
+    if model in _warming:
+        return
+    _warming.add(model)
+    threading.Thread(target=_load_model, args=(model,), daemon=True).start()
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_search(root: str, build_id: str, query: str, filters_json: str, k: int) -> SearchResult:
+    """search_faceted, memoised: reruns caused by the basket or a download do not search again."""
+    index = get_index(root, build_id)
+    data = json.loads(filters_json)
+    filters = Filters(
+        {f: tuple(v) for f, v in data["values"].items()}, data["year_from"], data["year_to"]
+    )
+    embedder = get_embedder(index.manifest.model) if query else None
+    return search_faceted(index, embedder, query, SearchSettings(k=k), filters)
+
+
+def filters_key(filters: Filters) -> str:
+    return json.dumps(
+        {"values": filters.values, "year_from": filters.year_from, "year_to": filters.year_to},
+        sort_keys=True,
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def matching_documents(root: str, build_id: str, filters_json: str) -> list[tuple[str, str, int]]:
+    """(title, source, passages) of the documents a filter reaches: what browsing shows."""
+    index = get_index(root, build_id)
+    data = json.loads(filters_json)
+    filters = Filters(
+        {f: tuple(v) for f, v in data["values"].items()}, data["year_from"], data["year_to"]
+    )
+    rowids = index.filter_ids(filters, SearchSettings().min_confidence).tolist()
+    counts: dict[tuple[str, str], int] = {}
+    for record in index.chunks(rowids).values():
+        key = (record.title, record.source)
+        counts[key] = counts.get(key, 0) + 1
+    return sorted(((t, s, n) for (t, s), n in counts.items()), key=lambda d: (-d[2], d[0]))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def year_range(root: str, build_id: str) -> tuple[int, int] | None:
+    """The earliest and latest document years in a build, for the year slider."""
+    index = get_index(root, build_id)
+    if not index.has_facets:
+        return None
+    rows = index.query(
+        "SELECT MIN(CAST(value AS INTEGER)), MAX(CAST(value AS INTEGER)) FROM doc_tags "
+        "WHERE facet = 'year'"
+    )
+    lo, hi = rows[0][0], rows[0][1]
+    return (int(lo), int(hi)) if lo is not None else None
+
+
+def document_paths(index: Index, doc_ids: list[str]) -> dict[str, Path]:
+    if not doc_ids:
+        return {}
+    marks = ",".join("?" * len(doc_ids))
+    rows = index.query(f"SELECT doc_id, path FROM documents WHERE doc_id IN ({marks})", doc_ids)
+    return {r[0]: Path(r[1]) for r in rows}
