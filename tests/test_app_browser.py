@@ -229,7 +229,7 @@ def test_search_then_download_brief(app_url: str, page, tmp_path: Path) -> None:
     _search(page, box, QUESTION)
     page.get_by_role("button", name="Build a learning brief from these results").click()
     page.get_by_role("heading", name="Key messages").wait_for()
-    _shot(page, "app-brief")
+    _shot(page, "app-search-brief")
     with page.expect_download(timeout=30_000) as info:
         page.get_by_role("button", name="Download Markdown").click()
     saved = tmp_path / "brief.md"

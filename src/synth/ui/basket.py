@@ -34,6 +34,16 @@ def clear() -> None:
     st.session_state[KEY] = []
 
 
+def move(chunk_id: str, delta: int) -> None:
+    """Shift a passage up (delta < 0) or down the basket: its order is the brief's source order."""
+    current = items()
+    if chunk_id not in current:
+        return
+    i = current.index(chunk_id)
+    current.insert(min(max(i + delta, 0), len(current) - 1), current.pop(i))
+    st.session_state[KEY] = current
+
+
 def records(index: Index) -> list[ChunkRecord]:
     """The basket's passages as stored in this build, in basket order (gone ones skipped)."""
     ids = items()
@@ -47,20 +57,38 @@ def records(index: Index) -> list[ChunkRecord]:
 
 
 def sidebar(index: Index | None) -> None:
-    """The basket count (always) and its passages with a remove button each."""
+    """The basket count (always) and its passages with move and remove buttons each."""
     ids = items()
     with st.sidebar:
         st.markdown(f"**Basket: {len(ids)}**", help="Passages set aside for a brief")
         if not ids or index is None:
             return
         with st.expander("Basket contents"):
-            for record in records(index):
+            shown = records(index)
+            for i, record in enumerate(shown):
                 where = f"{record.title} · {record.source} · p. {record.page_start}"
                 st.caption(md_escape(where))
-                st.button(
-                    "Remove",
-                    key=f"basket-remove:{record.chunk_id}",
-                    on_click=remove,
-                    args=(record.chunk_id,),
-                )
+                with st.container(horizontal=True):
+                    st.button(
+                        "↑",
+                        key=f"basket-up:{record.chunk_id}",
+                        help="Move up",
+                        on_click=move,
+                        args=(record.chunk_id, -1),
+                        disabled=i == 0,
+                    )
+                    st.button(
+                        "↓",
+                        key=f"basket-down:{record.chunk_id}",
+                        help="Move down",
+                        on_click=move,
+                        args=(record.chunk_id, 1),
+                        disabled=i == len(shown) - 1,
+                    )
+                    st.button(
+                        "Remove",
+                        key=f"basket-remove:{record.chunk_id}",
+                        on_click=remove,
+                        args=(record.chunk_id,),
+                    )
             st.button("Empty the basket", key="basket-clear", on_click=clear)

@@ -19,6 +19,8 @@ QUERY = "q"
 YEAR_FROM = "year_from"
 YEAR_TO = "year_to"
 MAX_QUERY_CHARS = 500
+# Session key of the last search's URL parameters, so other pages can return to it.
+LAST_PARAMS = "search_last_params"
 
 
 def facet_names(taxonomy: Taxonomy) -> list[str]:

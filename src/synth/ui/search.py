@@ -21,13 +21,12 @@ from synth.taxonomy import Taxonomy, load_taxonomy
 from synth.ui import basket, nav, resources, static_docs
 from synth.ui.highlight import best_sentence, card_html, hit_sentences, page_label
 from synth.ui.progress import StreamlitProgress
-from synth.ui.query import SearchState, facet_names, state_from_params
+from synth.ui.query import LAST_PARAMS, SearchState, facet_names, state_from_params
 
 PAGE = "search"
 QUERY_BOX = "q_box"
 YEARS = "years"
 RESULTS = "k"
-LAST_PARAMS = "search_last_params"
 OPEN_FACETS = ("topic", "country", "phase")
 
 
