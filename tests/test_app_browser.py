@@ -7,34 +7,22 @@ first-paint times are logged to test-artifacts/browser-timings.txt, never assert
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlparse
 
 import pytest
+from browser_support import ARTIFACTS, CHROMIUM, chromium, new_page, served_app, shot
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 QUESTION = "Do text messages to parents improve attendance?"
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 if not Path(CHROMIUM).exists():
     pytest.skip("Chromium not installed (apt-get install chromium)", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _log_timing(what: str, seconds: float) -> None:
@@ -56,69 +44,21 @@ def served(corpus_index_root: Path, tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def app_url(served: dict[str, Path]):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SYNTH_INDEX": str(served["index"]),
-        "SYNTH_CORPUS": str(served["corpus"]),
-        "HF_HUB_OFFLINE": "1",
-    }
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py")]
-    command += ["--server.headless", "true", "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    with open(served["log"], "wb") as log:
-        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + served["log"].read_text(errors="replace"))
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    env = {"SYNTH_INDEX": str(served["index"]), "SYNTH_CORPUS": str(served["corpus"])}
+    with served_app(env, served["log"]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as instance:
+        yield instance
 
 
 @pytest.fixture
 def page(browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page.set_default_timeout(60_000)
-    yield page
-    page.close()
-
-
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    with new_page(browser) as instance:
+        yield instance
 
 
 def _params(page) -> dict[str, list[str]]:
@@ -154,12 +94,12 @@ def _search(page, box, question: str) -> None:
 def test_search_filter_open_and_basket(app_url: str, page, tmp_path: Path) -> None:
     box = _open_search(page, app_url, "first paint, new server")
     _open_search(page, app_url, "first paint, warm server")
-    _shot(page, "app-search-empty")
+    shot(page, "app-search-empty")
     _search(page, box, QUESTION)
     assert _params(page)["q"] == [QUESTION]
     cards = page.locator(".synth-card")
     assert cards.first.locator("mark.synth-best").count() == 1
-    _shot(page, "app-search-results")
+    shot(page, "app-search-results")
     unfiltered = cards.count()
 
     # Filter: tick a country in the sidebar; the URL and the cards follow.
@@ -174,7 +114,7 @@ def test_search_filter_open_and_basket(app_url: str, page, tmp_path: Path) -> No
     assert _params(page)["country"] == ["IN"] and _params(page)["q"] == [QUESTION]
     assert 0 < cards.count() <= unfiltered
     assert sidebar.get_by_role("checkbox", name=re.compile(r"^India \(")).is_checked()
-    _shot(page, "app-search-filtered")
+    shot(page, "app-search-filtered")
 
     # Open a result: the page link serves the PDF itself; the download gives the same bytes.
     card = page.locator("[class*='st-key-card-']").first
@@ -198,14 +138,14 @@ def test_search_filter_open_and_basket(app_url: str, page, tmp_path: Path) -> No
     sidebar.get_by_text("Basket: 1").wait_for()
     _settled(page)
     assert card.get_by_role("button", name="In the basket").is_disabled()
-    _shot(page, "app-search-basket")
+    shot(page, "app-search-basket")
 
 
 def test_gap_map_cell_opens_a_filtered_search(app_url: str, page) -> None:
     page.goto(f"{app_url}/gaps")
     cell = page.locator('svg .mark-rect path[aria-label*="documents: 1"]').first
     cell.wait_for()
-    _shot(page, "app-gap-map")
+    shot(page, "app-gap-map")
     label = cell.get_attribute("aria-label")
     country = re.search(r"Country: ([^;]+);", label).group(1)
     topic = re.search(r"Topic: ([^;]+);", label).group(1)
@@ -221,7 +161,7 @@ def test_gap_map_cell_opens_a_filtered_search(app_url: str, page) -> None:
         box.wait_for()
         assert box.is_checked()
     page.get_by_text(re.compile(r"^[1-9]\d* documents? match(es)? these filters")).wait_for()
-    _shot(page, "app-gap-click-through")
+    shot(page, "app-gap-click-through")
 
 
 def test_search_then_download_brief(app_url: str, page, tmp_path: Path) -> None:
@@ -229,7 +169,7 @@ def test_search_then_download_brief(app_url: str, page, tmp_path: Path) -> None:
     _search(page, box, QUESTION)
     page.get_by_role("button", name="Build a learning brief from these results").click()
     page.get_by_role("heading", name="Key messages").wait_for()
-    _shot(page, "app-search-brief")
+    shot(page, "app-search-brief")
     with page.expect_download(timeout=30_000) as info:
         page.get_by_role("button", name="Download Markdown").click()
     saved = tmp_path / "brief.md"
@@ -249,7 +189,7 @@ def test_upload_reports_each_file(
     good = make_tiny_pdf("bicycle-loans", tmp_path / "bicycle-loans.pdf")
     page.goto(f"{app_url}/corpus")
     page.get_by_text("Documents", exact=True).wait_for()
-    _shot(page, "app-corpus")
+    shot(page, "app-corpus")
     page.locator("input[type='file']").set_input_files([broken, good])
     page.get_by_text("bicycle-loans.pdf").first.wait_for()
     page.get_by_role("button", name="Add to the index").click()
@@ -263,7 +203,7 @@ def test_upload_reports_each_file(
     assert rows["broken-report.pdf"][2] == "failed", rows
     assert rows["broken-report.pdf"][3], "a failed file must say why"
     assert rows["bicycle-loans.pdf"][2] == "added", rows
-    _shot(page, "app-corpus-upload")
+    shot(page, "app-corpus-upload")
     assert sorted(p.name for p in served["corpus"].iterdir()) == [
         "bicycle-loans.pdf",
         "broken-report.pdf",

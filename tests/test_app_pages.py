@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, chromium, new_page, served_app, shot
 from streamlit.testing.v1 import AppTest
 
 import synth.synthesize
@@ -33,11 +28,9 @@ from synth.ui.toolkit_pages import matching
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-ARTIFACTS = ROOT / "test-artifacts"
 BRIEF_PAGE = "src/synth/ui/brief_builder.py"
 TOOLKIT_PAGE = "src/synth/ui/toolkit_pages.py"
 STRAND_PAGE = "src/synth/ui/strand.py"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 QUESTION = "Do text messages to parents improve attendance?"
 STRAND = "parent-texts"
 
@@ -395,81 +388,30 @@ browser_only = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(index_copy: Path, tmp_path_factory) -> dict[str, object]:
     """The app on 127.0.0.1 with the index copy, an empty corpus folder and a temp store."""
     base = tmp_path_factory.mktemp("served-pages")
     store = base / "toolkit.sqlite"
-    port = _free_port()
     env = {
-        **os.environ,
         "SYNTH_INDEX": str(index_copy),
         "SYNTH_CORPUS": str(base / "corpus"),
         "SYNTH_TOOLKIT": str(store),
-        "HF_HUB_OFFLINE": "1",
     }
-    command = [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    command += ["--browser.gatherUsageStats", "false"]
-    log_path = base / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + log_path.read_text(errors="replace"))
-    yield {"url": url, "store": store}
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with served_app(env, base / "server.log") as url:
+        yield {"url": url, "store": store}
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as instance:
+        yield instance
 
 
 @pytest.fixture
 def page(browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page.set_default_timeout(90_000)
-    yield page
-    page.close()
-
-
-def _shot(page, name: str) -> None:
-    """The whole page: Streamlit scrolls inside its main pane, so grow the viewport to fit it."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    size = page.viewport_size
-    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
-    page.set_viewport_size({"width": size["width"], "height": min(max(height, 600), 8000)})
-    page.wait_for_timeout(300)  # let the layout settle at the new size
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    page.set_viewport_size(size)
+    with new_page(browser) as instance:
+        yield instance
 
 
 def _settled(page) -> None:
@@ -520,7 +462,7 @@ def test_browser_basket_to_brief_with_every_download(
     page.get_by_role("button", name="Build the brief").click()
     page.get_by_role("heading", name="Key messages").wait_for(timeout=180_000)
     _settled(page)
-    _shot(page, "app-brief")
+    shot(page, "app-brief")
 
     md = _download(page, "Download Markdown", tmp_path / "brief.md").decode("utf-8")
     assert md.startswith(f"# Learning brief: {QUESTION}")
@@ -558,7 +500,7 @@ def test_browser_toolkit_strand_edit_and_history(
     card.locator(".synth-strand").wait_for()
     assert card.locator("[data-figure='impact']").inner_text().endswith("+4 months")
     assert card.locator("[data-figure='evidence']").inner_text().endswith("3/5")
-    _shot(page, "app-toolkit")
+    shot(page, "app-toolkit")
 
     card.get_by_role("link", name="Open the strand").click()
     page.get_by_role("heading", name="Texting parents").wait_for()
@@ -567,7 +509,7 @@ def test_browser_toolkit_strand_edit_and_history(
     frame.get_by_text("3/5", exact=True).wait_for()
     assert frame.get_by_text("<script>alert('x')</script>", exact=False).count() == 1
     _settled(page)
-    _shot(page, "app-strand")
+    shot(page, "app-strand")
     with page.expect_download() as info:
         page.get_by_role("button", name="Card as PDF").click()
     info.value.save_as(tmp_path / "card.pdf")
