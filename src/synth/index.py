@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,9 +35,18 @@ import numpy as np
 
 from . import __version__, facets
 from .chunk import ChunkSettings, chunk_document
-from .embed import DEFAULT_MODEL, Embedder, text_hash
+from .embed import DEFAULT_MODEL, Embedder, resolve_model, text_hash, torch_threads
 from .metadata import DocMetadata, match_record, sidecar_for
-from .models import Chunk, Document, FileResult, Filters, IngestReport, NullProgress, Progress
+from .models import (
+    Chunk,
+    Document,
+    FileResult,
+    Filters,
+    Hit,
+    IngestReport,
+    NullProgress,
+    Progress,
+)
 from .parse import ParseError, ParseLimits, content_hash, iter_input_files, parse_file
 from .vectors import FLAT_NAME, DenseIndex, build_faiss
 
@@ -143,6 +153,23 @@ class ChunkRecord:
     title: str
     author: str
     created: str
+
+    def hit(self, rank: int, score: float, facets: dict[str, list[str]], **scores: float) -> Hit:
+        """This chunk as a search result; `scores` may add dense_score and keyword_score."""
+        return Hit(
+            chunk_id=self.chunk_id,
+            doc_id=self.doc_id,
+            text=self.text,
+            source=self.source,
+            title=self.title,
+            page=self.page_start,
+            page_end=self.page_end,
+            section=self.section,
+            score=round(float(score), 6),
+            rank=rank,
+            facets=facets,
+            **{name: round(value, 6) for name, value in scores.items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -316,6 +343,14 @@ class Index:
         )
         return {r["id"]: ChunkRecord(*tuple(r)) for r in rows}
 
+    def rowids(self, chunk_ids: list[str]) -> dict[str, int]:
+        """Rowids of the given chunk ids that exist in this build (a basket may be stale)."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.query(f"SELECT id, chunk_id FROM chunks WHERE chunk_id IN ({marks})", chunk_ids)
+        return {r["chunk_id"]: r["id"] for r in rows}
+
     def chunk_sentences(self, chunk_id: str) -> list[tuple[int, int, int]]:
         rows = self.query(
             "SELECT s.page, s.start, s.end FROM sentences s JOIN chunks c ON c.id = s.chunk "
@@ -444,33 +479,110 @@ def _delete_document(db: sqlite3.Connection, doc_id: str) -> None:
     db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
 
 
-def _embed_missing(
-    db: sqlite3.Connection, embedder: Callable[[], Embedder], model: str, progress: Progress
-) -> tuple[int, int]:
-    """Embed only chunks whose exact text (and model) has no cached vector; return (new, cached)."""
-    rows = db.execute(
-        "SELECT c.embed_hash, c.section, c.text, d.title FROM chunks c "
-        "JOIN documents d ON d.doc_id = c.doc_id "
-        "LEFT JOIN embeddings e ON e.hash = c.embed_hash WHERE e.hash IS NULL "
-        "GROUP BY c.embed_hash"
-    ).fetchall()
-    total = db.execute("SELECT COUNT(DISTINCT embed_hash) FROM chunks").fetchone()[0]
-    if not rows:
-        return 0, total
-    model_obj = embedder()
-    texts = [embedding_text(r["title"], r["section"].split(" > "), r["text"]) for r in rows]
-    progress.start("embed", len(texts))
-    step = 256
-    for lo in range(0, len(texts), step):
-        vectors = model_obj.encode(texts[lo : lo + step], progress=progress.advance)
-        db.executemany(
-            "INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
-            [
-                (r["embed_hash"], model, v.astype("float32").tobytes())
-                for r, v in zip(rows[lo : lo + step], vectors, strict=True)
-            ],
-        )
-    return len(rows), total - len(rows)
+MISSING_SQL = (
+    "SELECT c.embed_hash, c.section, c.text, d.title FROM chunks c "
+    "JOIN documents d ON d.doc_id = c.doc_id "
+    "WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.hash = c.embed_hash)"
+)
+# Chunks go to the background embedder once this many wait, at most EMBED_FEED_MAX a batch:
+# small batches, so the last one still running when parsing ends (on one thread) is short.
+# The rest is embedded at the end on all cores, length-sorted (benchmarks/README.md).
+EMBED_FEED_MIN = 16
+EMBED_FEED_MAX = 32
+
+
+class _BackgroundEmbedder:
+    """Embeds stored chunks on one worker thread while the main thread parses the next files.
+
+    torch releases the GIL while it computes, so parsing (pure Python) overlaps embedding; the
+    worker leaves one core to the parser, since OpenMP threads sharing a core with it stall.
+    One batch is in flight at a time; results are written by the main thread, which owns the
+    database. A failed batch is re-raised at the next feed or at finish.
+    """
+
+    def __init__(self, get_embedder: Callable[[], Embedder], model: str) -> None:
+        self.get_embedder = get_embedder
+        self.model = model
+        self.pending: dict[str, str] = {}
+        self.seen: set[str] = set()
+        self.done = 0
+        self.running: tuple[list[str], Future[np.ndarray]] | None = None
+        self.pool: ThreadPoolExecutor | None = None
+
+    def feed(self, db: sqlite3.Connection, doc_id: str) -> None:
+        """Queue a stored document's uncached chunks; start a batch if the worker is free."""
+        for r in db.execute(MISSING_SQL + " AND c.doc_id = ?", (doc_id,)):
+            if r["embed_hash"] not in self.seen:
+                self.seen.add(r["embed_hash"])
+                section = r["section"].split(" > ")
+                self.pending[r["embed_hash"]] = embedding_text(r["title"], section, r["text"])
+        if self.running is not None and self.running[1].done():
+            self._collect(db)
+        if self.running is None and len(self.pending) >= EMBED_FEED_MIN:
+            self._submit()
+
+    def _submit(self) -> None:
+        order = sorted(self.pending, key=lambda h: len(self.pending[h]))[:EMBED_FEED_MAX]
+        texts = [self.pending.pop(h) for h in order]
+        self.pool = self.pool or ThreadPoolExecutor(1, thread_name_prefix="synth-embed")
+        self.running = (order, self.pool.submit(self._encode, texts))
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        embedder = self.get_embedder()
+        with torch_threads(max(1, (os.cpu_count() or 1) - 1)):
+            return embedder.encode(texts)
+
+    def _collect(self, db: sqlite3.Connection, progress: Progress | None = None) -> None:
+        assert self.running is not None
+        hashes, future = self.running
+        self.running = None
+        vectors = future.result()
+        _store_vectors(db, hashes, vectors, self.model)
+        self.done += len(hashes)
+        if progress is not None:
+            progress.advance(len(hashes))
+
+    def finish(self, db: sqlite3.Connection, progress: Progress) -> tuple[int, int]:
+        """Wait for the worker, then embed whatever is still missing; return (new, cached)."""
+        try:
+            rows = {r["embed_hash"]: r for r in db.execute(MISSING_SQL)}
+            if self.done or rows:
+                progress.start("embed", self.done + len(rows))
+                progress.advance(self.done)
+            if self.running is not None:
+                self._collect(db, progress)
+            rows = {h: r for h, r in rows.items() if not _has_vector(db, h)}
+            if rows:
+                texts = [
+                    embedding_text(r["title"], r["section"].split(" > "), r["text"])
+                    for r in rows.values()
+                ]
+                vectors = self.get_embedder().encode(texts, progress=progress.advance)
+                _store_vectors(db, list(rows), vectors, self.model)
+            new = self.done + len(rows)
+            total = db.execute("SELECT COUNT(DISTINCT embed_hash) FROM chunks").fetchone()[0]
+            return new, max(0, total - new)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+def _has_vector(db: sqlite3.Connection, embed_hash: str) -> bool:
+    row = db.execute("SELECT 1 FROM embeddings WHERE hash = ?", (embed_hash,)).fetchone()
+    return row is not None
+
+
+def _store_vectors(
+    db: sqlite3.Connection, hashes: list[str], vectors: np.ndarray, model: str
+) -> None:
+    db.executemany(
+        "INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
+        [(h, model, v.astype("float32").tobytes()) for h, v in zip(hashes, vectors, strict=True)],
+    )
 
 
 def _write_faiss(db: sqlite3.Connection, dimension: int, path: Path) -> tuple[int, str]:
@@ -626,6 +738,7 @@ def ingest(
 
     started = time.perf_counter()
     root = Path(root)
+    model = resolve_model(model)  # "fast" is recorded as the precision it stands for
     settings = settings or ChunkSettings()
     limits = limits or ParseLimits()
     progress = progress or NullProgress()
@@ -716,7 +829,8 @@ def _write_build(
     """Write a complete new build beside the live one, then point CURRENT at it."""
     from .taxonomy import load_taxonomy
 
-    with _staged_build(root, old) as (build_id, tmp, db):
+    background = _BackgroundEmbedder(get_embedder, model)
+    with _staged_build(root, old) as (build_id, tmp, db), contextlib.closing(background):
         kept = _kept_metadata(db, plans)
         if rebuild:
             for (doc_id,) in db.execute("SELECT doc_id FROM documents").fetchall():
@@ -729,13 +843,14 @@ def _write_build(
                 title, head = _head_text(db, result.doc_id)
                 meta = curation.match(plan.path, title, head) or kept.get(str(plan.path.resolve()))
                 facets.store_metadata(db, result.doc_id, meta)
+                background.feed(db, result.doc_id)
             progress.advance()
         for doc_id, meta in curation.updates.items():
             facets.store_metadata(db, doc_id, meta)
         if old is not None and not rebuild and not report.changed and not curation.pending:
             raise _NothingNew
         db.commit()
-        report.n_embedded, report.n_cached = _embed_missing(db, get_embedder, model, progress)
+        report.n_embedded, report.n_cached = background.finish(db, progress)
         db.commit()
         facets.tag_build(db, load_taxonomy(curation.taxonomy), get_embedder)
         db.commit()
