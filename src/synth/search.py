@@ -197,21 +197,7 @@ def _hits(
         rec = records.get(key)
         if rec is None:
             continue
-        hits.append(
-            Hit(
-                chunk_id=rec.chunk_id,
-                doc_id=rec.doc_id,
-                text=rec.text,
-                source=rec.source,
-                title=rec.title,
-                page=rec.page_start,
-                page_end=rec.page_end,
-                section=rec.section,
-                score=round(float(score), 6),
-                dense_score=round(dense[key], 6) if key in dense else None,
-                keyword_score=round(keyword[key], 6) if key in keyword else None,
-                rank=rank,
-                facets=tags.get(key, {}),
-            )
-        )
+        scores = {"dense_score": dense.get(key), "keyword_score": keyword.get(key)}
+        found = {name: value for name, value in scores.items() if value is not None}
+        hits.append(rec.hit(rank, score, tags.get(key, {}), **found))
     return hits

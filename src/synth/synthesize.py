@@ -628,9 +628,7 @@ def hits_from_basket(index: Index, chunk_ids: list[str], min_confidence: float =
     """Turn hand-picked chunk ids into hits, in the order given; unknown ids are an error."""
     if not chunk_ids:
         return []
-    marks = ",".join("?" * len(chunk_ids))
-    rows = index.query(f"SELECT id, chunk_id FROM chunks WHERE chunk_id IN ({marks})", chunk_ids)
-    rowid = {r["chunk_id"]: r["id"] for r in rows}
+    rowid = index.rowids(chunk_ids)
     missing = [c for c in chunk_ids if c not in rowid]
     if missing:
         raise BasketError(
@@ -642,20 +640,5 @@ def hits_from_basket(index: Index, chunk_ids: list[str], min_confidence: float =
     tags = index.chunk_facets([rowid[c] for c in chunk_ids], min_confidence)
     hits = []
     for rank, chunk_id in enumerate(chunk_ids, start=1):
-        rec = records[rowid[chunk_id]]
-        hits.append(
-            Hit(
-                chunk_id=rec.chunk_id,
-                doc_id=rec.doc_id,
-                text=rec.text,
-                source=rec.source,
-                title=rec.title,
-                page=rec.page_start,
-                page_end=rec.page_end,
-                section=rec.section,
-                score=1.0,
-                rank=rank,
-                facets=tags.get(rowid[chunk_id], {}),
-            )
-        )
+        hits.append(records[rowid[chunk_id]].hit(rank, 1.0, tags.get(rowid[chunk_id], {})))
     return hits

@@ -49,9 +49,7 @@ def records(index: Index) -> list[ChunkRecord]:
     ids = items()
     if not ids:
         return []
-    marks = ",".join("?" * len(ids))
-    rows = index.query(f"SELECT id, chunk_id FROM chunks WHERE chunk_id IN ({marks})", ids)
-    by_chunk = {r[1]: r[0] for r in rows}
+    by_chunk = index.rowids(ids)
     found = index.chunks(list(by_chunk.values()))
     return [found[by_chunk[c]] for c in ids if c in by_chunk and by_chunk[c] in found]
 
