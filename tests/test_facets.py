@@ -335,3 +335,16 @@ def test_ingest_with_ris_csl_json_and_bibtex_exports(tmp_path, capsys):
         assert index.document_tags(doc.doc_id).metadata.year == 2023, "unchanged file, new record"
         ghana = index.find_documents(["teaching-assistants-ghana-evidence-summary.pdf"])[0]
         assert index.document_tags(ghana.doc_id).metadata is not None, "earlier import is kept"
+
+
+def test_words_in_most_chunks_are_dropped_from_keyword_queries(thousand, embedder):
+    """Past 1,000 chunks, a stem in over half of them ("week" from "weeks") is not worth scoring."""
+    from synth.search import fts_query
+
+    with Index.open(thousand) as index:
+        common = index.common_words(["pupils", "weeks", "fractions", "selected"])
+        assert common == {"pupils", "weeks"}
+        assert fts_query("Pupils weeks fractions", common) == '"fractions"'
+        assert fts_query("pupils weeks", common) == '"pupils" OR "weeks"', "nothing else left"
+        hits = search(index, embedder, "pupils fractions", SearchSettings(k=5, mode="keyword"))
+        assert len(hits) == 5 and all("fractions" in h.text for h in hits)

@@ -102,7 +102,15 @@ CREATE TABLE IF NOT EXISTS embeddings (
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, section, title, tokenize = 'porter unicode61 remove_diacritics 2'
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
+CREATE TABLE IF NOT EXISTS common_terms (term TEXT PRIMARY KEY, docs INTEGER NOT NULL);
 """
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+# Terms in more than this share of chunks are dropped from keyword queries (once an index has
+# COMMON_MIN_CHUNKS chunks): BM25 would score nearly every chunk for "in" or "schools", the
+# cost of a keyword query at 100k chunks, while they barely move the ranking.
+COMMON_SHARE = 0.5
+COMMON_MIN_CHUNKS = 1000
 
 
 class IndexNotFound(FileNotFoundError):
@@ -249,6 +257,7 @@ class Index:
         self.dense = DenseIndex.read(str(build_dir / "vectors.faiss"))
         self.vectors = self.dense.index
         self._lock = threading.Lock()
+        self._stemmer_ready = False
 
     @classmethod
     def open(cls, root: str | Path = DEFAULT_INDEX_DIR) -> Index:
@@ -306,6 +315,34 @@ class Index:
             params.append(json.dumps(allowed.tolist()))
         rows = self.query(sql + " ORDER BY s LIMIT ?", (*params, limit))
         return [(int(r["rowid"]), -float(r["s"])) for r in rows]
+
+    def common_words(self, words: list[str]) -> set[str]:
+        """The query words whose stem is in more than COMMON_SHARE of this build's chunks.
+
+        Words are stemmed by FTS5's own tokenizer in a temporary table, so "Schools" and
+        "school" are judged by the stem the index stores.
+        """
+        if not words or not self.query("SELECT 1 FROM sqlite_master WHERE name = 'common_terms'"):
+            return set()
+        with self._lock:
+            if not self._stemmer_ready:
+                self.db.execute(
+                    "CREATE VIRTUAL TABLE temp.query_words USING fts5("
+                    f"w, tokenize = '{FTS_TOKENIZER}')"
+                )
+                self.db.execute(
+                    "CREATE VIRTUAL TABLE temp.query_stems USING fts5vocab("
+                    "temp, query_words, 'instance')"
+                )
+                self._stemmer_ready = True
+            self.db.execute("DELETE FROM temp.query_words")
+            self.db.executemany(
+                "INSERT INTO temp.query_words (rowid, w) VALUES (?, ?)", list(enumerate(words))
+            )
+            rows = self.db.execute(
+                "SELECT s.doc FROM temp.query_stems s JOIN common_terms c ON c.term = s.term"
+            ).fetchall()
+        return {words[r[0]] for r in rows}
 
     @property
     def has_facets(self) -> bool:
@@ -620,6 +657,17 @@ def _staged_build(root: Path, old: Path | None) -> Iterator[tuple[str, Path, sql
         raise
 
 
+def _refresh_common_terms(db: sqlite3.Connection) -> None:
+    """Record the stems too common to help a keyword query (see COMMON_SHARE)."""
+    db.execute("DELETE FROM common_terms")
+    n = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    if n >= COMMON_MIN_CHUNKS:
+        db.execute(
+            "INSERT INTO common_terms SELECT term, doc FROM chunks_vocab WHERE doc > ?",
+            (COMMON_SHARE * n,),
+        )
+
+
 def _publish(root: Path, tmp: Path, db: sqlite3.Connection, manifest: Manifest) -> None:
     """Finish a staged build: write the manifest, fsync, rename, then swap CURRENT atomically."""
     manifest.n_documents = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
@@ -869,6 +917,7 @@ def _write_build(
             n_chunks=0,
             faiss_index=faiss_name,
         )
+        _refresh_common_terms(db)
         _publish(root, tmp, db, manifest)
     return build_id
 
@@ -955,6 +1004,7 @@ def remove(targets: Iterable[str], root: str | Path = DEFAULT_INDEX_DIR) -> list
             for doc_id, _ in hits:
                 _delete_document(db, doc_id)
             _, manifest.faiss_index = _write_faiss(db, manifest.dimension, tmp / "vectors.faiss")
+            _refresh_common_terms(db)
             manifest.build_id = build_id
             manifest.created = datetime.now(UTC).isoformat(timespec="seconds")
             _publish(root, tmp, db, manifest)

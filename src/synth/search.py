@@ -66,19 +66,21 @@ def clean_query(query: str) -> str:
     return re.sub(r"\s+", " ", query).strip()[:MAX_QUERY_CHARS]
 
 
-def fts_query(query: str) -> str:
+def query_terms(query: str) -> list[str]:
+    """Distinct lowercase word tokens of a query, in order, at most MAX_QUERY_TERMS."""
+    return list(dict.fromkeys(re.findall(r"\w+", query.lower())))[:MAX_QUERY_TERMS]
+
+
+def fts_query(query: str, drop: set[str] | frozenset[str] = frozenset()) -> str:
     """Build an FTS5 MATCH expression that cannot be a syntax error: quoted terms joined by OR.
 
     Only word characters survive, each term is wrapped in double quotes, so operators, quotes,
-    brackets and column filters in user text are read as plain words (or dropped).
+    brackets and column filters in user text are read as plain words (or dropped). Terms in
+    `drop` (too common to help, see Index.common_words) are left out unless nothing else is left.
     """
-    seen: dict[str, None] = {}
-    for term in re.findall(r"\w+", query.lower()):
-        if term not in seen:
-            seen[term] = None
-        if len(seen) >= MAX_QUERY_TERMS:
-            break
-    return " OR ".join(f'"{term}"' for term in seen)
+    terms = query_terms(query)
+    kept = [t for t in terms if t not in drop] or terms
+    return " OR ".join(f'"{term}"' for term in kept)
 
 
 def _normalise(scores: dict[int, float]) -> dict[int, float]:
@@ -124,7 +126,8 @@ def _rank(
     if settings.mode in ("fused", "dense") and embedder is not None:
         dense = dict(index.dense_search(embedder.encode_query(query), pool, allowed))
     if settings.mode in ("fused", "keyword"):
-        keyword = dict(index.keyword_search(fts_query(query), pool, allowed))
+        common = index.common_words(query_terms(query))
+        keyword = dict(index.keyword_search(fts_query(query, common), pool, allowed))
     if settings.mode == "dense":
         fused = dense
     elif settings.mode == "keyword":
