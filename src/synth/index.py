@@ -355,7 +355,10 @@ class Index:
         if not self.has_facets:
             return np.empty(0, dtype="int64")
         sql, params = facets.filter_sql(filters, min_confidence)
-        return np.array(sorted(r[0] for r in self.query(sql, params)), dtype="int64")
+        # One string rather than a Row per chunk: tens of thousands of small objects set off
+        # full garbage collections (250 ms with a model loaded) on broad filters.
+        text = self.query(f"SELECT group_concat(id) FROM ({sql})", params)[0][0]
+        return np.sort(np.fromstring(text or "", dtype="int64", sep=","))
 
     def chunk_facets(
         self, rowids: list[int], min_confidence: float
