@@ -37,6 +37,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import queries
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (10_000, 100_000, 1_000_000)
@@ -47,12 +48,7 @@ TOPIC_SHARE = 0.6
 N_VECTOR_QUERIES = 200
 REPEATS = 3
 TEXT_QUERIES = [
-    "does feedback improve attainment in primary schools",
-    "cost per pupil of tutoring",
-    "grouping children by learning level instead of grade",
-    "how can parents be engaged to improve attendance",
-    "coaching teachers versus one-off training",
-    "what data do district assessments give on early reading",
+    *queries.QUERIES,
     "evidence use by community organisations",
     "digital learner profiles and credentials",
     "teaching assistants and pupil outcomes",

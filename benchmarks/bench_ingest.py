@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import queries
 
 from synth import index as index_mod
 from synth.chunk import chunk_document
@@ -43,12 +44,7 @@ SHARED = ROOT.parent / "shared" / "corpora" / "reports"
 # MiniLM-L6: 6 blocks, width 384, FFN 1536 (a 12*d^2 weight matrix set per block).
 LAYERS, WIDTH = 6, 384
 QUERIES = [
-    "does feedback improve attainment in primary schools",
-    "cost per pupil of tutoring",
-    "grouping children by learning level instead of grade",
-    "how can parents be engaged to improve attendance",
-    "coaching teachers versus one-off training",
-    "what data do district assessments give on early reading",
+    *queries.QUERIES,
     "girls staying in secondary school",
     "adaptive software for mathematics",
 ]

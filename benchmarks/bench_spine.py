@@ -14,18 +14,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import queries
+
 from synth.embed import load_embedder
 from synth.index import Index, ingest
 from synth.search import SearchSettings, search
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = [
-    "does feedback improve attainment in primary schools",
-    "cost per pupil of tutoring",
-    "grouping children by learning level instead of grade",
-    "how can parents be engaged to improve attendance",
-    "coaching teachers versus one-off training",
-    "what data do district assessments give on early reading",
+    *queries.QUERIES,
     "evidence use by community organisations",
     "digital learner profiles and credentials",
 ]

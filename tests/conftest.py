@@ -423,3 +423,23 @@ def make_bad_file() -> Callable[[str, Path], Path]:
         return path
 
     return make
+
+
+# ---------------------------------------------------------------- browser (Chromium + Playwright)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium for one test module; skips when it or Playwright is missing."""
+    from browser_support import chromium
+
+    with chromium() as instance:
+        yield instance
+
+
+@pytest.fixture
+def page(browser):
+    from browser_support import new_page
+
+    with new_page(browser) as instance:
+        yield instance

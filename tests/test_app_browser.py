@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlparse
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM, chromium, new_page, served_app, shot
+from browser_support import ARTIFACTS, CHROMIUM, served_app, shot
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -47,18 +47,6 @@ def app_url(served: dict[str, Path]):
     env = {"SYNTH_INDEX": str(served["index"]), "SYNTH_CORPUS": str(served["corpus"])}
     with served_app(env, served["log"]) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as instance:
-        yield instance
-
-
-@pytest.fixture
-def page(browser):
-    with new_page(browser) as instance:
-        yield instance
 
 
 def _params(page) -> dict[str, list[str]]:

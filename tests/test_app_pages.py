@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM, chromium, new_page, served_app, shot
+from browser_support import CHROMIUM, served_app, shot
 from streamlit.testing.v1 import AppTest
 
 import synth.synthesize
@@ -400,18 +400,6 @@ def served(index_copy: Path, tmp_path_factory) -> dict[str, object]:
     }
     with served_app(env, base / "server.log") as url:
         yield {"url": url, "store": store}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as instance:
-        yield instance
-
-
-@pytest.fixture
-def page(browser):
-    with new_page(browser) as instance:
-        yield instance
 
 
 def _settled(page) -> None:
