@@ -161,6 +161,9 @@ def test_shipped_templates_are_listed():
     names = available_templates()
     assert set(TEMPLATES) <= set(names)
     assert not any(n.startswith("_") for n in names)
+    assert "toolkit-card" not in names, "a toolkit card is not a brief"
+    with pytest.raises(BriefError, match="synth toolkit show"):
+        render_brief(None, "toolkit-card", "md")
 
 
 @pytest.mark.parametrize("template", TEMPLATES)

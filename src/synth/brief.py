@@ -65,6 +65,10 @@ def template_dirs(extra: str | Path | None = None) -> list[Path]:
     return [d.resolve() for d in dict.fromkeys(dirs) if d.is_dir()]
 
 
+# Templates in the same folder that render something other than a brief.
+NOT_BRIEFS = {"toolkit-card": "renders a toolkit entry: use `synth toolkit show ID --format md`"}
+
+
 def available_templates(extra: str | Path | None = None) -> list[str]:
     """Template names (partials starting with '_' are building blocks, not briefs)."""
     names = {
@@ -73,7 +77,7 @@ def available_templates(extra: str | Path | None = None) -> list[str]:
         for p in d.glob("*.j2")
         if p.is_file() and not p.name.startswith("_")
     }
-    return sorted(names)
+    return sorted(names - set(NOT_BRIEFS))
 
 
 def _environment(extra: str | Path | None) -> ImmutableSandboxedEnvironment:
@@ -129,6 +133,8 @@ def render_template(
 def _check_name(template: str) -> None:
     if not re.fullmatch(r"[A-Za-z0-9_-]+", template) or template.startswith("_"):
         raise BriefError(f"invalid template name '{template}'")
+    if template in NOT_BRIEFS:
+        raise BriefError(f"'{template}' {NOT_BRIEFS[template]}")
 
 
 def _context(content: BriefContent | None) -> dict[str, object]:
