@@ -163,20 +163,7 @@ def all_hits(index: Index) -> dict[int, Hit]:
     """Every chunk as a Hit, so a fused ranking can be judged exactly as evaluate() judges."""
     rows = index.query("SELECT id FROM chunks")
     records = index.chunks([r["id"] for r in rows])
-    return {
-        key: Hit(
-            chunk_id=r.chunk_id,
-            doc_id=r.doc_id,
-            text=r.text,
-            source=r.source,
-            title=r.title,
-            page=r.page_start,
-            page_end=r.page_end,
-            section=r.section,
-            score=0.0,
-        )
-        for key, r in records.items()
-    }
+    return {key: r.hit(0, 0.0, {}) for key, r in records.items()}
 
 
 # ---------------------------------------------------------------- scoring
