@@ -258,6 +258,8 @@ class Index:
         self.vectors = self.dense.index
         self._lock = threading.Lock()
         self._stemmer_ready = False
+        # A build never changes, so which tables it has is read once, not on every search.
+        self._tables = {r[0] for r in self.query("SELECT name FROM sqlite_master")}
 
     @classmethod
     def open(cls, root: str | Path = DEFAULT_INDEX_DIR) -> Index:
@@ -322,7 +324,7 @@ class Index:
         Words are stemmed by FTS5's own tokenizer in a temporary table, so "Schools" and
         "school" are judged by the stem the index stores.
         """
-        if not words or not self.query("SELECT 1 FROM sqlite_master WHERE name = 'common_terms'"):
+        if not words or "common_terms" not in self._tables:
             return set()
         with self._lock:
             if not self._stemmer_ready:
@@ -347,8 +349,7 @@ class Index:
     @property
     def has_facets(self) -> bool:
         """Builds made before tagging existed have no tag tables; they answer unfiltered only."""
-        rows = self.query("SELECT 1 FROM sqlite_master WHERE name = 'doc_tags'")
-        return bool(rows)
+        return "doc_tags" in self._tables
 
     def filter_ids(self, filters: Filters, min_confidence: float) -> np.ndarray:
         """Rowids of the chunks a filter allows, sorted; the exact set both retrievers use."""

@@ -51,10 +51,11 @@ def _fold(ch: str) -> str:
 
 class _ReportPDF(FPDF):
     running_title = ""
+    family = "Helvetica"
 
     def header(self) -> None:
         if self.page_no() > 1 and self.running_title:
-            self.set_font("Helvetica", "", 8)
+            self.set_font(self.family, "", 8)
             self.set_text_color(110)
             self.cell(0, 6, self.running_title, align="R")
             self.ln(10)
@@ -62,7 +63,7 @@ class _ReportPDF(FPDF):
 
     def footer(self) -> None:
         self.set_y(-14)
-        self.set_font("Helvetica", "", 8)
+        self.set_font(self.family, "", 8)
         self.set_text_color(110)
         self.cell(0, 8, str(self.page_no()), align="C")
         self.set_text_color(0)
@@ -167,21 +168,6 @@ class _BriefPDF(_ReportPDF):
 
     def text_of(self, text: str) -> str:
         return text if self.unicode else _latin1(text)
-
-    def header(self) -> None:
-        if self.page_no() > 1 and self.running_title:
-            self.set_font(self.family, "", 8)
-            self.set_text_color(110)
-            self.cell(0, 6, self.running_title, align="R")
-            self.ln(10)
-            self.set_text_color(0)
-
-    def footer(self) -> None:
-        self.set_y(-14)
-        self.set_font(self.family, "", 8)
-        self.set_text_color(110)
-        self.cell(0, 8, str(self.page_no()), align="C")
-        self.set_text_color(0)
 
     def runs(self, runs: list[Run], size: float, height: float) -> None:
         for run in runs:

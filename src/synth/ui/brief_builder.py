@@ -248,7 +248,7 @@ def main() -> None:
     st.title("Brief builder")
     index = resources.open_index()
     if index is None:
-        st.info(f"No index at `{resources.index_dir()}` yet: add documents on the Corpus page.")
+        resources.no_index_notice()
         return
     left, right = st.columns([2, 3], gap="large")
     with left:

@@ -193,7 +193,7 @@ def main() -> None:
         st.success(notice)
     index = resources.open_index()
     if index is None:
-        st.info(f"No index at `{resources.index_dir()}` yet: add documents below to build one.")
+        resources.no_index_notice("add documents below to build one.")
     else:
         _stats(index)
     _upload()

@@ -110,7 +110,7 @@ def main() -> None:
     st.title("Evidence gap map")
     index = resources.open_index()
     if index is None:
-        st.info(f"No index at `{resources.index_dir()}` yet: add documents on the Corpus page.")
+        resources.no_index_notice()
         return
     target = st.session_state.pop(TARGET, None)
     if target:

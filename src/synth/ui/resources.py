@@ -72,6 +72,11 @@ def open_index() -> Index | None:
         return None
 
 
+def no_index_notice(hint: str = "add documents on the Corpus page.") -> None:
+    """What every page says when there is nothing to show yet."""
+    st.info(f"No index at `{index_dir()}` yet: {hint}")
+
+
 _warming: set[str] = set()
 
 
