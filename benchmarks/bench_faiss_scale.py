@@ -152,13 +152,14 @@ def rss_bytes() -> int:
 
 
 def write_sqlite(path: Path, n: int, rng: np.random.Generator) -> None:
-    from synth.index import SCHEMA, _refresh_common_terms
+    from synth.index.keyword import refresh_common_terms
+    from synth.index.store import create_schema
 
     text = TextModel()
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
-    db.executescript(SCHEMA)
+    create_schema(db)
     n_docs = -(-n // CHUNKS_PER_DOC)
     for lo in range(0, n_docs, 200):
         docs = range(lo, min(n_docs, lo + 200))
@@ -207,7 +208,7 @@ def write_sqlite(path: Path, n: int, rng: np.random.Generator) -> None:
             rows,
         )
         db.executemany("INSERT INTO chunks_fts (rowid, text, section, title) VALUES (?,?,?,?)", fts)
-    _refresh_common_terms(db)
+    refresh_common_terms(db)
     db.commit()
     db.close()
 
@@ -215,9 +216,9 @@ def write_sqlite(path: Path, n: int, rng: np.random.Generator) -> None:
 def build(n: int, root: Path) -> dict[str, object]:
     import faiss
 
-    from synth.embed import DEFAULT_MODEL
-    from synth.index import Manifest
-    from synth.vectors import build_faiss
+    from synth.index.build import Manifest
+    from synth.index.vectors import build_faiss
+    from synth.ingest.embed import DEFAULT_MODEL
 
     rng = np.random.default_rng(1)
     model = VectorModel(max(64, n // 200))
@@ -274,9 +275,9 @@ def timed(fn, items, repeats: int = REPEATS) -> tuple[float, float]:
 
 
 def query(n: int, root: Path) -> dict[str, object]:
-    from synth.embed import load_embedder
     from synth.index import Index
-    from synth.search import SearchSettings, fts_query, query_terms, search
+    from synth.ingest.embed import load_embedder
+    from synth.search import SearchSettings, search
 
     embedder = load_embedder()
     embedder.encode_query("warm up")
@@ -299,11 +300,11 @@ def query(n: int, root: Path) -> dict[str, object]:
 
     def every_term(q: str) -> list[tuple[int, float]]:
         """The keyword query with no term dropped: what common-term pruning saves."""
-        return index.keyword_search(fts_query(q), 60)
+        return index.keyword.search(q, 60, drop_common=False)
 
     def keyword(q: str) -> list[tuple[int, float]]:
-        """As search() runs it: stems in over half the chunks dropped (Index.common_words)."""
-        return index.keyword_search(fts_query(q, index.common_words(query_terms(q))), 60)
+        """As search() runs it: stems in over half the chunks dropped (common_words)."""
+        return index.keyword.search(q, 60)
 
     repeats = REPEATS if n <= 100_000 else 1
 

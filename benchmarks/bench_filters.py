@@ -20,12 +20,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from synth.embed import load_embedder
-from synth.facets import SCHEMA as FACET_SCHEMA
-from synth.index import SCHEMA, Index, Manifest, _connect
+from synth.index import Index
+from synth.index.build import Manifest
+from synth.index.store import connect, create_schema
+from synth.index.vectors import build_faiss
+from synth.ingest.embed import load_embedder
 from synth.models import Filters
 from synth.search import SearchSettings, search
-from synth.vectors import build_faiss
 
 CHUNKS_PER_DOC = 100
 COUNTRIES = ["GH", "KE", "IN", "GB", "US", "ZA", "BR", "PK", "BD", "ZM", "CL", "SL", "AU"]
@@ -43,9 +44,8 @@ def build(root: Path, n_chunks: int, dim: int, rng: np.random.Generator) -> None
     """A complete build directory with CURRENT pointing at it."""
     build_dir = root / "builds" / "synthetic"
     build_dir.mkdir(parents=True)
-    db = _connect(build_dir / "synth.sqlite", readonly=False)
-    db.executescript(SCHEMA)
-    db.executescript(FACET_SCHEMA)
+    db = connect(build_dir / "synth.sqlite", readonly=False)
+    create_schema(db)
     vocab = [f"w{i}" for i in range(5000)] + ["feedback", "tutoring", "parents", "reading"]
     n_docs = n_chunks // CHUNKS_PER_DOC
     weights = 1 / np.arange(1, len(COUNTRIES) + 1) ** 1.5

@@ -31,11 +31,13 @@ from pathlib import Path
 import numpy as np
 import queries
 
-from synth import index as index_mod
-from synth.chunk import chunk_document
-from synth.embed import DEFAULT_MODEL, load_embedder
-from synth.index import embedding_text, ingest
-from synth.parse import iter_input_files, parse_file
+from synth.index import embedding as index_mod
+from synth.index import ingest
+from synth.ingest.chunk import chunk_document
+from synth.ingest.embed import DEFAULT_MODEL, load_embedder
+from synth.ingest.files import iter_input_files
+from synth.ingest.parse import parse_file
+from synth.ingest.pipeline import embedding_text
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 3

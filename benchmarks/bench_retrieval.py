@@ -23,12 +23,22 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import synth.index as index_module
-from synth.embed import Embedder, load_embedder
-from synth.evaluate import MODES, EvalReport, Metrics, QASet, evaluate, gains, load_qa, metrics
+import synth.index.embedding as embedding_module
+import synth.index.store as store_module
 from synth.index import Index, ingest
+from synth.ingest.embed import Embedder, load_embedder
 from synth.models import Hit
-from synth.search import SearchSettings, fts_query, search
+from synth.search import SearchSettings, search
+from synth.search.evaluate import (
+    MODES,
+    EvalReport,
+    Metrics,
+    QASet,
+    evaluate,
+    gains,
+    load_qa,
+    metrics,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 QA_FILE = ROOT / "benchmarks" / "qa_dev.tsv"
@@ -128,13 +138,16 @@ def top(scores: Scores, n: int) -> list[int]:
 
 @contextlib.contextmanager
 def embedding_style(style: str) -> Iterator[None]:
-    """Ingest with another embedded string: the index module looks embedding_text up by name."""
-    original = index_module.embedding_text
-    index_module.embedding_text = functools.partial(original, style=style)
+    """Ingest with another embedded string: the index's store (which hashes it) and embedder
+    (which embeds it) look embedding_text up by name."""
+    original = store_module.embedding_text
+    for module in (store_module, embedding_module):
+        module.embedding_text = functools.partial(original, style=style)
     try:
         yield
     finally:
-        index_module.embedding_text = original
+        for module in (store_module, embedding_module):
+            module.embedding_text = original
 
 
 def build(style: str, root: Path, embedder: Embedder) -> Index:
@@ -154,7 +167,10 @@ def candidates(index: Index, embedder: Embedder, qa: QASet) -> list[Candidates]:
     for q in qa.questions:
         vector = embedder.encode_query(q.query)
         out.append(
-            Candidates(index.dense_search(vector, n), index.keyword_search(fts_query(q.query), n))
+            Candidates(
+                index.dense_search(vector, n),
+                index.keyword.search(q.query, n, drop_common=False),
+            )
         )
     return out
 

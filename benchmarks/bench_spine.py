@@ -16,8 +16,8 @@ from pathlib import Path
 
 import queries
 
-from synth.embed import load_embedder
 from synth.index import Index, ingest
+from synth.ingest.embed import load_embedder
 from synth.search import SearchSettings, search
 
 ROOT = Path(__file__).resolve().parents[1]

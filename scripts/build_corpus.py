@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from synth.pdfout import markdown_to_pdf
+from synth.brief.export.pdf import markdown_to_pdf
 
 ROOT = Path(__file__).resolve().parents[1] / "corpus"
 

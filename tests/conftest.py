@@ -37,7 +37,7 @@ def embedder():
     Called with the model name as a positional argument, exactly as synth.index.ingest and the
     CLI call it, so in-process CLI runs hit the same lru_cache entry instead of reloading.
     """
-    from synth.embed import DEFAULT_MODEL, load_embedder
+    from synth.ingest.embed import DEFAULT_MODEL, load_embedder
 
     return load_embedder(DEFAULT_MODEL)
 
@@ -108,14 +108,14 @@ def shared_campbell_pdfs() -> list[Path]:
 @pytest.fixture(scope="session")
 def shared_report_docs(shared_report_pdfs):
     """Each shared report parsed once: {file name: (path, Document)}."""
-    from synth.parse import parse_file
+    from synth.ingest.parse import parse_file
 
     return {p.name: (p, parse_file(p)) for p in shared_report_pdfs}
 
 
 @pytest.fixture(scope="session")
 def shared_campbell_docs(shared_campbell_pdfs):
-    from synth.parse import parse_file
+    from synth.ingest.parse import parse_file
 
     return {p.name: (p, parse_file(p)) for p in shared_campbell_pdfs}
 
@@ -226,7 +226,7 @@ def structured_markdown(n_sentences: int = 14) -> tuple[str, dict[str, list[str]
 def structured_report(tmp_path_factory) -> StructuredReport:
     from pypdf import PdfReader
 
-    from synth.pdfout import markdown_to_pdf
+    from synth.brief.export.pdf import markdown_to_pdf
 
     markdown, sentences = structured_markdown()
     path = markdown_to_pdf(
@@ -362,7 +362,7 @@ def tiny_markdown_fn() -> Callable[..., str]:
 @pytest.fixture(scope="session")
 def make_tiny_pdf() -> Callable[..., Path]:
     """Render one of TINY_REPORTS as a real PDF: make_tiny_pdf(key, path, extra='', title=None)."""
-    from synth.pdfout import markdown_to_pdf
+    from synth.brief.export.pdf import markdown_to_pdf
 
     def make(key: str, path: Path, extra: str = "", title: str | None = None) -> Path:
         return markdown_to_pdf(tiny_markdown(key, extra, title), path)
@@ -390,7 +390,7 @@ def make_bad_file() -> Callable[[str, Path], Path]:
     """Write one broken input of a kind (see BAD_KINDS) at path: make_bad_file(kind, path)."""
     from pypdf import PdfWriter
 
-    from synth.pdfout import markdown_to_pdf
+    from synth.brief.export.pdf import markdown_to_pdf
 
     def make(kind: str, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)

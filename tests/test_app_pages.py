@@ -18,11 +18,12 @@ import pytest
 from browser_support import CHROMIUM, served_app, shot
 from streamlit.testing.v1 import AppTest
 
-import synth.synthesize
+import synth.brief.synthesize
 from synth.index import Index
 from synth.search import SearchSettings, search
-from synth.toolkit import LinkedEvidence, ToolkitEntry, apply_changes, refresh_from_index
-from synth.toolkit_store import ToolkitStore
+from synth.toolkit.entries import LinkedEvidence, ToolkitEntry, apply_changes
+from synth.toolkit.evidence import refresh_from_index
+from synth.toolkit.store import ToolkitStore
 from synth.ui.toolkit_form import form_changes, merge_links, padlocks_text, parse_chunk_ids
 from synth.ui.toolkit_pages import matching
 
@@ -138,14 +139,14 @@ def app(index_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ap
 @pytest.fixture
 def synth_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The real synthesize, with each call's question recorded, to see what the cache saves."""
-    real = synth.synthesize.synthesize
+    real = synth.brief.synthesize.synthesize
     calls: list[str] = []
 
     def counted(index, embedder, question, hits, *args, **kwargs):
         calls.append(question)
         return real(index, embedder, question, hits, *args, **kwargs)
 
-    monkeypatch.setattr(synth.synthesize, "synthesize", counted)
+    monkeypatch.setattr(synth.brief.synthesize, "synthesize", counted)
     return calls
 
 

@@ -15,19 +15,19 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from synth.brief import (
+from synth.brief.export.markdown import markdown_escape
+from synth.brief.render import (
     NO_EVIDENCE,
     BriefError,
     available_templates,
     export_brief,
-    markdown_escape,
     render_brief,
 )
+from synth.brief.synthesize import SKIP_SECTION, synthesize, verify_quote
 from synth.cli import main
 from synth.index import Index, ingest
-from synth.parse import parse_file
+from synth.ingest.parse import parse_file
 from synth.search import SearchSettings, search
-from synth.synthesize import SKIP_SECTION, synthesize, verify_quote
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -235,7 +235,7 @@ def test_a_section_without_evidence_says_so(brief):
 def test_implementation_quotes_come_from_implementation_passages(brief):
     _, hits, content = brief
     section_of = {h.chunk_id: h.section for h in hits}
-    from synth.sections import RULES_BY_NAME, topicality
+    from synth.brief.sections import RULES_BY_NAME, topicality
 
     rule = RULES_BY_NAME["implementation"]
     for quote in content.sections["implementation"].quotes:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from synth.chunk import ChunkSettings, chunk_document
+from synth.ingest.chunk import ChunkSettings, chunk_document
+from synth.ingest.parse import parse_file
 from synth.models import Document
-from synth.parse import parse_file
 
 
 def _heading_paths(doc: Document) -> dict[tuple[int, int], list[str]]:

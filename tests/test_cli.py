@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from synth import __version__
-from synth.brief import markdown_escape
-from synth.chunk import ChunkSettings
+from synth.brief.export.markdown import markdown_escape
 from synth.cli import main
 from synth.index import Index
+from synth.ingest.chunk import ChunkSettings
 
 
 def _synth_executable() -> Path | None:

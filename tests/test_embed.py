@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from synth.embed import (
+from synth.ingest.embed import (
     DEFAULT_MODEL,
     FAST_MODEL,
     ModelNotInstalled,
@@ -102,7 +102,8 @@ def test_unchanged_reingest_never_imports_the_model_stack(corpus_index_root, cor
 def test_vectors_embedded_during_parsing_belong_to_their_chunks(corpus_index, embedder):
     """The corpus build feeds chunks to the background embedder while parsing; every stored
     vector must be the embedding of its own chunk's text, whichever batch it came from."""
-    from synth.index import EMBED_FEED_MIN, embedding_text
+    from synth.index.embedding import EMBED_FEED_MIN
+    from synth.ingest.pipeline import embedding_text
 
     rows = corpus_index.query(
         "SELECT c.id, c.section, c.text, d.title FROM chunks c "

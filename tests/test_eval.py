@@ -8,7 +8,8 @@ import math
 import pytest
 
 from synth.cli import main
-from synth.evaluate import (
+from synth.models import Hit
+from synth.search.evaluate import (
     Judgment,
     QAFileError,
     Question,
@@ -20,7 +21,6 @@ from synth.evaluate import (
     parse_qa,
     passage_matches,
 )
-from synth.models import Hit
 
 # ---------------------------------------------------------------- metrics by hand
 

@@ -10,12 +10,12 @@ import pytest
 from docx import Document
 from pypdf import PdfReader
 
-from synth.export import markdown_to_docx, markdown_to_html, render_markdown_to
-from synth.index import Index, ingest
-from synth.mdparse import markdown_escape, parse_inline, parse_markdown
-from synth.metadata import load_metadata
-from synth.pdfout import unicode_font
-from synth.references import (
+from synth.brief.export import render_markdown_to
+from synth.brief.export.docx import markdown_to_docx
+from synth.brief.export.html import markdown_to_html
+from synth.brief.export.markdown import markdown_escape, parse_inline, parse_markdown
+from synth.brief.export.pdf import unicode_font
+from synth.brief.references import (
     Reference,
     finish_references,
     reference_for,
@@ -23,6 +23,8 @@ from synth.references import (
     to_bibtex,
     to_ris,
 )
+from synth.index import Index, ingest
+from synth.ingest.metadata import load_metadata
 
 SAMPLE = """# Brief: what **works**?
 

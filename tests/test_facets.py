@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synth.chunk import ChunkSettings
 from synth.cli import main
-from synth.facets import parse_where
 from synth.index import Index, ingest, update_tags
+from synth.index.facets import parse_where
+from synth.ingest.chunk import ChunkSettings
+from synth.ingest.tag import ChunkInput, Tagger
 from synth.models import Filters
 from synth.search import SearchSettings, search, search_faceted
-from synth.tag import ChunkInput, Tagger
 from synth.taxonomy import TaxonomyError, load_taxonomy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def taxonomy():
 
 @pytest.fixture(scope="session")
 def tagger(taxonomy, embedder):
-    from synth.tag import label_vectors
+    from synth.ingest.tag import label_vectors
 
     return Tagger(taxonomy, label_vectors(taxonomy, embedder))
 
@@ -339,10 +339,10 @@ def test_ingest_with_ris_csl_json_and_bibtex_exports(tmp_path, capsys):
 
 def test_words_in_most_chunks_are_dropped_from_keyword_queries(thousand, embedder):
     """Past 1,000 chunks, a stem in over half of them ("week" from "weeks") is not worth scoring."""
-    from synth.search import fts_query
+    from synth.index.keyword import fts_query
 
     with Index.open(thousand) as index:
-        common = index.common_words(["pupils", "weeks", "fractions", "selected"])
+        common = index.keyword.common_words(["pupils", "weeks", "fractions", "selected"])
         assert common == {"pupils", "weeks"}
         assert fts_query("Pupils weeks fractions", common) == '"fractions"'
         assert fts_query("pupils weeks", common) == '"pupils" OR "weeks"', "nothing else left"

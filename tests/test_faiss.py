@@ -11,8 +11,8 @@ import faiss
 import numpy as np
 import pytest
 
-from synth import vectors as vectors_mod
-from synth.vectors import FLAT_NAME, DenseIndex, build_faiss
+from synth.index import vectors as vectors_mod
+from synth.index.vectors import FLAT_NAME, DenseIndex, build_faiss
 
 N = 1000
 DIM = 64

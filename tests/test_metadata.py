@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from synth.metadata import (
+from synth.ingest.metadata import (
     DocMetadata,
     MetadataError,
     bib_files,
@@ -426,7 +426,7 @@ def test_match_by_resolved_path_separates_same_basenames(manifest, tmp_path):
 
 
 def test_match_by_doi_in_the_text_of_a_real_pdf(tmp_path, make_tiny_pdf):
-    from synth.parse import parse_file
+    from synth.ingest.parse import parse_file
 
     records = load_metadata(DATA / "zotero-csl.json")
     extra = "Cite as: Mensah, A. (2018). https://doi.org/10.5555/TINY.HOMEWORK.2018."
@@ -453,7 +453,7 @@ def test_several_dois_in_the_text_look_like_references():
 
 
 def test_match_by_fuzzy_title_from_a_real_pdf(manifest):
-    from synth.parse import parse_file
+    from synth.ingest.parse import parse_file
 
     pdf = REPO / "corpus" / "peer-tutoring-kenya-observation.pdf"
     doc = parse_file(pdf)

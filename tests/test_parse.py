@@ -10,8 +10,10 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
-from synth.parse import ParseError, ParseLimits, join_lines, parse_file
-from synth.pdfout import markdown_to_pdf
+from synth.brief.export.pdf import markdown_to_pdf
+from synth.ingest.files import ParseError, ParseLimits
+from synth.ingest.pages import join_lines
+from synth.ingest.parse import parse_file
 
 
 def _collapse(text: str) -> str:

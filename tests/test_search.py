@@ -8,8 +8,9 @@ import sqlite3
 
 import pytest
 
+from synth.index.keyword import MAX_QUERY_TERMS, fts_query
 from synth.models import Hit
-from synth.search import MAX_QUERY_TERMS, SearchSettings, clean_query, fts_query, search
+from synth.search import SearchSettings, clean_query, search
 
 MODES = ("fused", "dense", "keyword")
 

@@ -8,18 +8,12 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from synth.cluster import choose_themes, kmeans, near_duplicates, silhouette
+from synth.brief.basket import BasketError, hits_from_basket, read_basket
+from synth.brief.cluster import choose_themes, kmeans, near_duplicates, silhouette
+from synth.brief.sections import RULES, SELF_DESCRIPTION, finding_weight, topicality
+from synth.brief.synthesize import COUNT_FACETS, SKIP_SECTION, synthesize
 from synth.index import Index, ingest
 from synth.search import SearchSettings, search
-from synth.sections import RULES, SELF_DESCRIPTION, finding_weight, topicality
-from synth.synthesize import (
-    COUNT_FACETS,
-    SKIP_SECTION,
-    BasketError,
-    hits_from_basket,
-    read_basket,
-    synthesize,
-)
 
 QUESTION = "What helps pupils who have fallen behind in reading and maths catch up?"
 

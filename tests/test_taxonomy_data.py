@@ -16,7 +16,7 @@ import yaml
 
 import synth
 
-TAXONOMY_PATH = Path(synth.__file__).parent / "data" / "taxonomy.yaml"
+TAXONOMY_PATH = Path(synth.__file__).parent / "taxonomy" / "taxonomy.yaml"
 
 FACETS = [
     "topic",

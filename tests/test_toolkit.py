@@ -10,12 +10,10 @@ from pathlib import Path
 import pytest
 
 from synth.cli import main
-from synth.toolkit import (
+from synth.toolkit.card import CardProvenance, render_card
+from synth.toolkit.entries import (
     CAVEAT,
-    CardProvenance,
-    EvidenceSummary,
     LinkedEvidence,
-    StudyDocument,
     ToolkitEntry,
     ToolkitError,
     apply_changes,
@@ -23,19 +21,24 @@ from synth.toolkit import (
     cost_rating,
     cost_rating_per_class,
     diff_entries,
+    impact_label,
+    impact_months,
+)
+from synth.toolkit.evidence import (
+    EvidenceSummary,
+    StudyDocument,
+    padlocks_for_studies,
+    refresh_from_index,
+    suggest_padlocks,
+    summarise_evidence,
+)
+from synth.toolkit.exchange import (
     entries_from_text,
     entries_to_csv,
     entries_to_json,
     fields_from_markdown,
-    impact_label,
-    impact_months,
-    padlocks_for_studies,
-    refresh_from_index,
-    render_card,
-    suggest_padlocks,
-    summarise_evidence,
 )
-from synth.toolkit_store import DEFAULT_TOOLKIT_PATH, ToolkitStore, toolkit_path
+from synth.toolkit.store import DEFAULT_TOOLKIT_PATH, ToolkitStore, toolkit_path
 
 # The EEF table as DOMAIN.md prints it: months, lowest and highest effect size of the band.
 EEF_TABLE = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from synth.uploads import (
+from synth.ui.uploads import (
     SavedUpload,
     UploadRejected,
     check_size,

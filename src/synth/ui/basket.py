@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..index import ChunkRecord, Index
-from .highlight import md_escape
+from synth.index import ChunkRecord, Index
+from synth.ui.highlight import md_escape
 
 KEY = "basket"
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from synth.brief import BriefError, export_brief
+from synth.brief.basket import hits_from_basket
+from synth.brief.content import BriefContent
+from synth.brief.references import to_bibtex, to_ris
+from synth.brief.render import BriefError, export_brief
+from synth.brief.synthesize import synthesize
 from synth.index import Index
-from synth.references import to_bibtex, to_ris
-from synth.synthesize import BriefContent, hits_from_basket, synthesize
 from synth.taxonomy import load_taxonomy
 from synth.ui import basket, nav, resources
 from synth.ui.highlight import md_escape

@@ -11,12 +11,12 @@ from pathlib import Path
 import streamlit as st
 
 from synth.index import Index, IndexBusy, ingest, remove
-from synth.metadata import DocMetadata, MetadataError, load_metadata
+from synth.ingest.metadata import DocMetadata, MetadataError, load_metadata
 from synth.models import IngestReport
 from synth.ui import nav, resources, static_docs
 from synth.ui.highlight import md_escape
 from synth.ui.progress import StreamlitProgress
-from synth.uploads import (
+from synth.ui.uploads import (
     DOCUMENT_EXTENSIONS,
     METADATA_EXTENSIONS,
     SavedUpload,

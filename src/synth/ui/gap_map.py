@@ -14,7 +14,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from synth.gaps import GapMap, gap_map
+from synth.search.gaps import GapMap, gap_map
 from synth.taxonomy import load_taxonomy
 from synth.ui import nav, resources
 

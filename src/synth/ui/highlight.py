@@ -13,9 +13,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from ..index import Index
-from ..models import Hit
-from ..taxonomy import Taxonomy
+from synth.index import Index
+from synth.models import Hit
+from synth.taxonomy import Taxonomy
 
 # fmt: off
 STOPWORDS = frozenset({

@@ -11,9 +11,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from ..models import Filters
-from ..search import clean_query
-from ..taxonomy import YEAR_FACET, Taxonomy, TaxonomyError
+from synth.models import Filters
+from synth.search import clean_query
+from synth.taxonomy import YEAR_FACET, Taxonomy, TaxonomyError
 
 QUERY = "q"
 YEAR_FROM = "year_from"

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from ..embed import Embedder, load_embedder
-from ..index import Index, IndexNotFound
-from ..models import Filters
-from ..search import SearchResult, SearchSettings, search_faceted
+from synth.index import Index, IndexNotFound
+from synth.ingest.embed import Embedder, load_embedder
+from synth.models import Filters
+from synth.search import SearchResult, SearchSettings, search_faceted
 
 SAMPLE_CORPUS = Path(__file__).resolve().parents[3] / "corpus"
 

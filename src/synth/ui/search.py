@@ -12,11 +12,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from synth.brief import render_brief
+from synth.brief.render import render_brief
+from synth.brief.synthesize import synthesize
 from synth.index import Index, ingest
 from synth.models import Hit
 from synth.search import SearchResult
-from synth.synthesize import synthesize
 from synth.taxonomy import Taxonomy, load_taxonomy
 from synth.ui import basket, nav, resources, static_docs
 from synth.ui.highlight import best_sentence, card_html, hit_sentences, page_label

@@ -2,8 +2,9 @@
 version history with a diff between any two versions.
 
 The card is synth.toolkit's own HTML (every value escaped by the template, curator Markdown
-through mdparse) in an iframe, so its print styles cannot restyle the app around it. Downloads
-render on click: a PDF is not made on every rerun of a page that may never export one.
+through synth.brief.export) in an iframe, so its print styles cannot restyle the app around
+it. Downloads render on click: a PDF is not made on every rerun of a page that may never
+export one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from functools import partial
 import streamlit as st
 
 from synth.taxonomy import Taxonomy, load_taxonomy
-from synth.toolkit import Version, apply_changes, diff_entries, export_card, render_card
+from synth.toolkit.card import export_card, render_card
+from synth.toolkit.entries import Version, apply_changes, diff_entries
 from synth.ui import nav, resources
 from synth.ui.highlight import md_escape
 from synth.ui.toolkit_form import NOTICE, card_provenance, curation_form, load_history, open_store

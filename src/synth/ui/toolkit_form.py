@@ -2,7 +2,7 @@
 
 The store is opened for each use, never cached: an SQLite connection belongs to the thread that
 made it and Streamlit reruns a session on other threads. Its path is read on every call
-(SYNTH_TOOLKIT, else synth.toolkit_store's default), so tests can point a server at a temp store.
+(SYNTH_TOOLKIT, else synth.toolkit.store's default), so tests can point a server at a temp store.
 All checking of values is the library's (apply_changes, check_topic, refresh_from_index); the
 form only turns widget values into the changes the CLI would pass.
 """
@@ -22,9 +22,9 @@ import streamlit as st
 from synth import __version__
 from synth.index import Index
 from synth.taxonomy import Taxonomy, TaxonomyError
-from synth.toolkit import (
+from synth.toolkit.card import CardProvenance
+from synth.toolkit.entries import (
     SECTIONS,
-    CardProvenance,
     LinkedEvidence,
     ToolkitEntry,
     ToolkitError,
@@ -33,9 +33,9 @@ from synth.toolkit import (
     check_topic,
     cost_label,
     doc_id_of,
-    refresh_from_index,
 )
-from synth.toolkit_store import ToolkitStore, toolkit_path
+from synth.toolkit.evidence import refresh_from_index
+from synth.toolkit.store import ToolkitStore, toolkit_path
 from synth.ui import basket
 
 NOTICE = "toolkit_notice"

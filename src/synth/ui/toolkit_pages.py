@@ -2,7 +2,7 @@
 topic, status and minimum padlocks, each opening its strand page; and a form for a new strand.
 
 Strands live in the toolkit store (SYNTH_TOOLKIT or toolkit/toolkit.sqlite), outside the index,
-so a rebuild never touches them; synth.toolkit and synth.toolkit_store do all the work.
+so a rebuild never touches them; the synth.toolkit package does all the work.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from synth.taxonomy import Taxonomy, load_taxonomy
-from synth.toolkit import STATUSES, ToolkitEntry
+from synth.toolkit.entries import STATUSES, ToolkitEntry
 from synth.ui import nav, resources
 from synth.ui.toolkit_form import (
     NOTICE,

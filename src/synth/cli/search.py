@@ -1,0 +1,112 @@
+"""`synth search` and `synth eval`: hits for a query, and retrieval scored on a QA file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from synth.models import Hit
+
+from .common import err, filters_from, open_index, run_search, with_filters, with_index
+
+if TYPE_CHECKING:
+    from synth.search import SearchResult
+
+
+def _print_counts(result: SearchResult) -> None:
+    for facet, counts in result.facets.items():
+        items = ", ".join(f"{c.label} ({c.documents})" for c in counts[:12])
+        print(f"{facet}: {items}")
+
+
+def _print_hits(hits: list[Hit]) -> None:
+    if not hits:
+        print("no results")
+    for hit in hits:
+        pages = f"p. {hit.page}" if hit.page == hit.page_end else f"pp. {hit.page}-{hit.page_end}"
+        print(f"{hit.rank}. [{hit.score:.3f}] {hit.title} ({hit.source}, {pages})")
+        if hit.section:
+            print(f"   section: {hit.section}")
+        excerpt = textwrap.shorten(hit.text, 300, placeholder=" ...")
+        print(textwrap.indent(textwrap.fill(excerpt, 96), "   "))
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from synth.taxonomy import TaxonomyError
+
+    try:
+        filters = filters_from(args)
+    except TaxonomyError as exc:
+        err(str(exc))
+        return 2
+    index = open_index(args.index)
+    if not filters.empty and not index.has_facets:
+        err("this index has no tags yet: run `synth ingest` again to tag it")
+        return 2
+    if args.queries:
+        lines = Path(args.queries).read_text(encoding="utf-8", errors="replace").splitlines()
+        for line in lines:
+            result = run_search(index, line, args.k, filters)
+            print(json.dumps([h.to_json() for h in result.hits], ensure_ascii=False))
+        return 0
+    result = run_search(index, args.query or "", args.k, filters, counts=args.facets)
+    if args.json and args.facets:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    elif args.json:
+        print(json.dumps([h.to_json() for h in result.hits], ensure_ascii=False, indent=2))
+    else:
+        if result.n_allowed is not None:
+            print(f"filter allows {result.n_allowed} chunks")
+        _print_hits(result.hits)
+        _print_counts(result)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score each search mode on a QA file, side by side, against one index build."""
+    from synth.ingest.embed import load_embedder
+    from synth.search.evaluate import QAFileError, evaluate, format_table, load_qa, parse_modes
+
+    try:
+        modes = parse_modes(args.modes)
+        qa = load_qa(args.qa_file)
+    except (QAFileError, ValueError) as exc:
+        err(str(exc))
+        return 2
+    if args.k < 1:
+        err("--k must be at least 1")
+        return 2
+    index = open_index(args.index)
+    embedder = load_embedder(index.manifest.model) if modes != ["keyword"] else None
+    report = evaluate(index, embedder, qa, modes, k=args.k)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    print(f"{len(qa.questions)} questions from {args.qa_file}; index build {report.build_id}")
+    print(format_table(report))
+    for q in report.unanswerable:
+        err(f"line {q.line}: no passage in the index satisfies this question's judgment")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = with_index(sub.add_parser("search", help="hybrid search over the index"))
+    p.add_argument("query", nargs="?", default="")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print hits as JSON")
+    p.add_argument("--queries", help="file with one query per line; prints one JSON array a line")
+    with_filters(p)
+    p.add_argument(
+        "--facets", action="store_true", help="add per-facet counts (JSON: an object with hits)"
+    )
+    p.set_defaults(func=cmd_search)
+
+    p = with_index(sub.add_parser("eval", help="score search modes on a QA file (TSV)"))
+    p.add_argument("qa_file", help="TSV: query plus phrase, or source and page")
+    p.add_argument("--k", type=int, default=10, help="hits retrieved per question")
+    p.add_argument("--modes", default="fused,dense,keyword", help="comma-separated modes")
+    p.add_argument("--json", action="store_true", help="print metrics and ranks as JSON")
+    p.set_defaults(func=cmd_eval)

@@ -1,0 +1,175 @@
+"""Build directories: the lock, a staged copy of the live build, atomic publish and cleanup.
+
+Layout of an index directory::
+
+    index/CURRENT                  the live build id, replaced atomically
+    index/builds/<id>/manifest.json
+    index/builds/<id>/synth.sqlite
+    index/builds/<id>/vectors.faiss
+
+Every change writes a whole new build next to the live one and only then points CURRENT at it,
+so a crash at any moment leaves the previous build usable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from synth import __version__
+
+from . import keyword, store
+from .vectors import FLAT_NAME
+
+FORMAT_VERSION = 1
+DEFAULT_INDEX_DIR = Path("index")
+KEEP_PREVIOUS_BUILDS = 1
+
+
+class IndexNotFound(FileNotFoundError):
+    """No built index at the given directory; the message says how to build one."""
+
+
+class IndexBusy(RuntimeError):
+    """Another ingest holds the index lock."""
+
+
+@dataclass
+class Manifest:
+    """What makes a build self-describing: model, dimension, chunker, counts and its id."""
+
+    build_id: str
+    created: str
+    model: str
+    dimension: int
+    chunker: dict[str, object]
+    n_documents: int
+    n_chunks: int
+    synth_version: str = __version__
+    format_version: int = FORMAT_VERSION
+    faiss_index: str = FLAT_NAME
+    keyword_index: str = keyword.NAME
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Manifest:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]
+
+    def restamp(self, build_id: str) -> None:
+        """The same build settings under a new build id, as a copy-on-write change makes."""
+        self.build_id = build_id
+        self.created = now()
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def live_build(root: Path) -> Path | None:
+    """The build CURRENT names, if it exists and has a manifest."""
+    current = root / "CURRENT"
+    if not current.is_file():
+        return None
+    build_id = current.read_text().strip()
+    if not re.fullmatch(r"[0-9A-Za-z_-]+", build_id):
+        return None
+    path = root / "builds" / build_id
+    return path if (path / "manifest.json").is_file() else None
+
+
+def read_manifest(build: Path) -> Manifest:
+    return Manifest.from_json(json.loads((build / "manifest.json").read_text()))
+
+
+@contextlib.contextmanager
+def locked(root: Path, wait: bool = True) -> Iterator[None]:
+    """One writer at a time per index directory (an advisory lock on `root/.lock`)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError as exc:
+            raise IndexBusy(f"another ingest is writing to '{root}'") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _new_build_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def _clean_builds(root: Path, keep: str) -> None:
+    """Drop half-written builds and all but the newest previous build."""
+    builds = root / "builds"
+    if not builds.is_dir():
+        return
+    done = sorted((p for p in builds.iterdir() if p.is_dir() and p.suffix != ".tmp"), reverse=True)
+    for path in builds.iterdir():
+        if path.is_dir() and path.suffix == ".tmp":
+            shutil.rmtree(path, ignore_errors=True)
+    previous = [p for p in done if p.name != keep]
+    for path in previous[KEEP_PREVIOUS_BUILDS:]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_build(root: Path, old: Path | None) -> Iterator[tuple[str, Path, sqlite3.Connection]]:
+    """A new build directory seeded with a copy of the live database; removed if anything fails."""
+    build_id = _new_build_id()
+    tmp = root / "builds" / f"{build_id}.tmp"
+    tmp.mkdir(parents=True)
+    db = store.connect(tmp / "synth.sqlite", readonly=False)
+    try:
+        if old is not None:
+            with contextlib.closing(store.connect(old / "synth.sqlite", readonly=True)) as src:
+                src.backup(db)
+        store.create_schema(db)
+        yield build_id, tmp, db
+    except BaseException:
+        db.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def publish(root: Path, tmp: Path, db: sqlite3.Connection, manifest: Manifest) -> None:
+    """Finish a staged build: write the manifest, fsync, rename, then swap CURRENT atomically."""
+    manifest.n_documents, manifest.n_chunks = store.counts(db)
+    db.commit()
+    db.close()
+    (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2))
+    for path in tmp.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+    final = tmp.with_suffix("")
+    tmp.rename(final)
+    _fsync_dir(final.parent)
+    pointer = root / "CURRENT.tmp"
+    pointer.write_text(manifest.build_id + "\n")
+    with open(pointer, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(pointer, root / "CURRENT")
+    _fsync_dir(root)
+    _clean_builds(root, manifest.build_id)

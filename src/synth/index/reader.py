@@ -1,0 +1,151 @@
+"""Reading one build: a thin view over its store (SQLite), vectors (FAISS) and keyword engine."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from synth.models import Filters
+
+from . import facets, store
+from .build import DEFAULT_INDEX_DIR, IndexNotFound, Manifest, live_build, read_manifest
+from .keyword import KeywordIndex
+from .store import ChunkRecord, DocumentRecord
+from .vectors import DenseIndex
+
+
+@dataclass
+class IndexStats:
+    manifest: Manifest
+    path: Path
+    bytes_on_disk: int
+    documents: list[DocumentRecord] = field(default_factory=list)
+
+
+class Index:
+    """A read-only view of one build; safe to share between threads (Streamlit reruns).
+
+    `dense` ranks by vector, `keyword` by BM25; both return (rowid, score) pairs, which the
+    search layer fuses and turns into hits through `chunks`.
+    """
+
+    def __init__(self, root: Path, build_dir: Path) -> None:
+        self.root = root
+        self.path = build_dir
+        self.manifest = read_manifest(build_dir)
+        self.db = store.connect(build_dir / "synth.sqlite", readonly=True)
+        self.dense = DenseIndex.read(str(build_dir / "vectors.faiss"))
+        self.vectors = self.dense.index
+        self._lock = threading.Lock()
+        # A build never changes, so which tables it has is read once, not on every search.
+        self._tables = {r[0] for r in self.query("SELECT name FROM sqlite_master")}
+        self.keyword = KeywordIndex(self.db, self._lock, self._tables)
+
+    @classmethod
+    def open(cls, root: str | Path = DEFAULT_INDEX_DIR) -> Index:
+        root = Path(root)
+        build = live_build(root)
+        if build is None:
+            raise IndexNotFound(
+                f"no index at '{root}': build one with `synth ingest corpus/ --index {root}`"
+            )
+        return cls(root, build)
+
+    @property
+    def build_id(self) -> str:
+        return self.manifest.build_id
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.db.execute(sql, tuple(params)).fetchall()
+
+    def dense_search(
+        self, vector: np.ndarray, limit: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Best `limit` (rowid, cosine) pairs; with `allowed` (int64 rowids), exactly the best
+        `limit` among those rowids (all of them if fewer), whatever the FAISS index type."""
+        return self.dense.search(vector, limit, allowed)
+
+    def keyword_search(
+        self, query: str, limit: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Best `limit` (rowid, BM25) pairs for user text; the engine owns the query syntax."""
+        return self.keyword.search(query, limit, allowed)
+
+    @property
+    def has_facets(self) -> bool:
+        """Builds made before tagging existed have no tag tables; they answer unfiltered only."""
+        return "doc_tags" in self._tables
+
+    def filter_ids(self, filters: Filters, min_confidence: float) -> np.ndarray:
+        """Rowids of the chunks a filter allows, sorted; the exact set both retrievers use."""
+        if not self.has_facets:
+            return np.empty(0, dtype="int64")
+        sql, params = facets.filter_sql(filters, min_confidence)
+        # One string rather than a Row per chunk: tens of thousands of small objects set off
+        # full garbage collections (250 ms with a model loaded) on broad filters.
+        text = self.query(f"SELECT group_concat(id) FROM ({sql})", params)[0][0]
+        return np.sort(np.fromstring(text or "", dtype="int64", sep=","))
+
+    def chunk_facets(
+        self, rowids: list[int], min_confidence: float
+    ) -> dict[int, dict[str, list[str]]]:
+        if not self.has_facets:
+            return {}
+        return facets.chunk_facets(self.query, rowids, min_confidence)
+
+    def find_documents(self, targets: Iterable[str]) -> list[DocumentRecord]:
+        """Documents named by doc id, file name or path (as `synth remove` and `tag` accept)."""
+        named = store.names(targets)
+        return [d for d in self.documents() if named(d.doc_id, d.source, d.path)]
+
+    def chunks(self, rowids: list[int]) -> dict[int, ChunkRecord]:
+        if not rowids:
+            return {}
+        marks = ",".join("?" * len(rowids))
+        rows = self.query(f"{store.CHUNK_SQL} WHERE c.id IN ({marks})", rowids)
+        return {r["id"]: ChunkRecord(*tuple(r)) for r in rows}
+
+    def rowids(self, chunk_ids: list[str]) -> dict[str, int]:
+        """Rowids of the given chunk ids that exist in this build (a basket may be stale)."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.query(f"SELECT id, chunk_id FROM chunks WHERE chunk_id IN ({marks})", chunk_ids)
+        return {r["chunk_id"]: r["id"] for r in rows}
+
+    def chunk_sentences(self, chunk_id: str) -> list[tuple[int, int, int]]:
+        rows = self.query(
+            "SELECT s.page, s.start, s.end FROM sentences s JOIN chunks c ON c.id = s.chunk "
+            "WHERE c.chunk_id = ? ORDER BY s.idx",
+            (chunk_id,),
+        )
+        return [(r["page"], r["start"], r["end"]) for r in rows]
+
+    def page_text(self, doc_id: str, page: int) -> str | None:
+        rows = self.query("SELECT text FROM pages WHERE doc_id = ? AND page = ?", (doc_id, page))
+        return rows[0]["text"] if rows else None
+
+    def documents(self) -> list[DocumentRecord]:
+        return [DocumentRecord(*tuple(r)) for r in self.query(store.DOCUMENT_SQL)]
+
+    def document_tags(self, doc_id: str) -> facets.DocTags:
+        return facets.document_tags(self.query, doc_id)
+
+    def stats(self) -> IndexStats:
+        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        return IndexStats(self.manifest, self.path, size, self.documents())

@@ -1,0 +1,54 @@
+"""Finding input files and their limits: which files synth reads, their content hash, and the
+guards that fail one file (never the batch) when it would swamp memory or time."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+PDF_EXTENSIONS = {".pdf"}
+TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".html", ".htm"}
+SUPPORTED_EXTENSIONS = PDF_EXTENSIONS | TEXT_EXTENSIONS
+
+
+class ParseError(Exception):
+    """A file that cannot be indexed; the message is shown to the user as the reason."""
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """Guards against files that would swamp memory or time; exceeding one fails that file only."""
+
+    max_bytes: int = 250 * 1024 * 1024
+    max_pages: int = 3000
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+IGNORE_MARKER = ".synthignore"
+
+
+def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Expand folders to the supported files below them, in a stable order.
+
+    Hidden folders and folders holding a `.synthignore` file (such as the Markdown sources the
+    sample corpus is rendered from) are skipped, so a folder is not indexed twice over.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            yield path
+            continue
+        for child in sorted(path.rglob("*")):
+            parents = child.relative_to(path).parents
+            skipped = any(
+                p.name.startswith(".") or (path / p / IGNORE_MARKER).exists()
+                for p in parents
+                if str(p) != "."
+            )
+            if not skipped and child.is_file() and child.suffix.lower() in SUPPORTED_EXTENSIONS:
+                yield child

@@ -1,0 +1,197 @@
+"""Turn PDFs and text reports into Documents: pages with cleaned text, headings and metadata."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from synth.models import Document
+
+from .files import PDF_EXTENSIONS, SUPPORTED_EXTENSIONS, ParseError, ParseLimits, content_hash
+from .pages import assemble_page, collapse, join_lines, looks_like_title, new_document, normalise
+from .pdf import parse_pdf
+
+# pypdf logs every repair it attempts; a failed file is reported once, with its reason, instead.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+def parse_file(path: str | Path, limits: ParseLimits | None = None) -> Document:
+    """Parse one file by its extension; raise ParseError with a human reason on failure."""
+    limits = limits or ParseLimits()
+    path = Path(path)
+    if not path.exists():
+        raise ParseError("file not found")
+    if not path.is_file():
+        raise ParseError("not a regular file")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
+        raise ParseError(f"unsupported file type '{suffix or path.name}'")
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise ParseError(f"too large ({size / 1e6:.0f} MB > limit {limits.max_bytes / 1e6:.0f} MB)")
+    data = path.read_bytes()
+    if not data.strip():
+        raise ParseError("empty file")
+    digest = content_hash(data)
+    if suffix in PDF_EXTENSIONS:
+        doc = parse_pdf(path, data, digest, limits)
+    else:
+        doc = _parse_text_report(path, data, digest, suffix)
+    if not any(p.text.strip() for p in doc.pages):
+        raise ParseError("no text layer (scanned?)")
+    return doc
+
+
+# ---------------------------------------------------------------- text reports
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", errors="replace")
+
+
+def front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Split a `---` YAML-style header of simple `key: value` lines from a Markdown body."""
+    m = re.match(r"\A---\s*\n(.*?)\n---\s*\n", text, re.S)
+    if not m:
+        return {}, text
+    meta: dict[str, str] = {}
+    for line in m.group(1).splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            meta[key.strip().lower()] = value.strip().strip("'\"")
+    return meta, text[m.end() :]
+
+
+def markdown_blocks(body: str) -> list[tuple[str, int, str]]:
+    """Headings, paragraphs and list items of simple Markdown, markup stripped."""
+    blocks: list[tuple[str, int, str]] = []
+    para: list[str] = []
+
+    def flush() -> None:
+        if para:
+            blocks.append(("body", 0, join_lines(para)))
+            para.clear()
+
+    for raw in body.splitlines():
+        line = raw.strip()
+        heading = re.match(r"^(#{1,6})\s+(.*?)\s*#*$", line)
+        if heading:
+            flush()
+            blocks.append(("heading", len(heading.group(1)), _strip_markup(heading.group(2))))
+        elif not line:
+            flush()
+        elif re.match(r"^([-*+]|\d+[.)])\s+", line):
+            flush()
+            para.append(_strip_markup(re.sub(r"^([-*+]|\d+[.)])\s+", "", line)))
+        else:
+            para.append(_strip_markup(line))
+    flush()
+    return blocks
+
+
+def _strip_markup(text: str) -> str:
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    return re.sub(r"(\*\*|__|`)", "", text)
+
+
+def _text_blocks(body: str) -> list[tuple[str, int, str]]:
+    blocks: list[tuple[str, int, str]] = []
+    for para in re.split(r"\n\s*\n", body):
+        lines = [collapse(line) for line in para.splitlines() if line.strip()]
+        if not lines:
+            continue
+        if len(lines) == 1 and looks_like_title(lines[0]):
+            blocks.append(("heading", 1, lines[0]))
+        else:
+            blocks.append(("body", 0, join_lines(lines)))
+    return blocks
+
+
+class _HTMLBlocks(HTMLParser):
+    """Collects headings and paragraph-level text from HTML, skipping scripts and styles."""
+
+    BLOCK_TAGS = {"p", "li", "div", "td", "th", "blockquote", "pre", "section", "article", "br"}
+    SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[tuple[str, int, str]] = []
+        self.title = ""
+        self._buf: list[str] = []
+        self._level = 0
+        self._skip = 0
+        self._in_title = False
+
+    def _flush(self) -> None:
+        text = collapse("".join(self._buf))
+        self._buf = []
+        if text:
+            kind = "heading" if self._level else "body"
+            self.blocks.append((kind, self._level, text))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        if tag in self.SKIP_TAGS:
+            self._skip += 1
+        elif re.fullmatch(r"h[1-6]", tag):
+            self._flush()
+            self._level = int(tag[1])
+        elif tag in self.BLOCK_TAGS:
+            self._flush()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if tag in self.SKIP_TAGS:
+            self._skip = max(0, self._skip - 1)
+        elif re.fullmatch(r"h[1-6]", tag):
+            self._flush()
+            self._level = 0
+        elif tag in self.BLOCK_TAGS:
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        elif not self._skip:
+            self._buf.append(data)
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def _parse_text_report(path: Path, data: bytes, digest: str, suffix: str) -> Document:
+    text = normalise(_decode(data)).replace("\r\n", "\n").replace("\r", "\n")
+    meta: dict[str, str] = {}
+    title = ""
+    if suffix in (".md", ".markdown"):
+        meta, body = front_matter(text)
+        blocks = markdown_blocks(body)
+        kind = "markdown"
+    elif suffix in (".html", ".htm"):
+        parser = _HTMLBlocks()
+        parser.feed(text)
+        parser.close()
+        blocks = parser.blocks
+        title = collapse(html.unescape(parser.title))
+        kind = "html"
+    else:
+        blocks = _text_blocks(text)
+        kind = "text"
+    title = meta.get("title") or title
+    if not title:
+        title = next((b[2] for b in blocks if b[0] == "heading"), "")
+    doc = new_document(path, digest, title, [assemble_page(1, blocks)], kind)
+    doc.author = meta.get("author", "")
+    doc.created = meta.get("date", "")
+    return doc

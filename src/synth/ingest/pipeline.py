@@ -1,0 +1,82 @@
+"""The ingest stages as pure functions of a file, and a local runner that applies them in order.
+
+A stage takes what the previous one made and returns new records; none reads or writes an
+index, so the same functions can run in this process or on workers elsewhere. The index's
+writer decides what to prepare and stores what comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from synth.models import Chunk, Document
+
+from .chunk import ChunkSettings, chunk_document
+from .files import ParseError, ParseLimits
+from .parse import parse_file
+
+EmbedStyle = Literal["headings", "text", "title_headings"]
+
+
+def embedding_text(
+    title: str, section: list[str], text: str, style: EmbedStyle = "headings"
+) -> str:
+    """The string the dense index sees for a chunk: its nearest headings give the topic.
+
+    `style` lets benchmarks/bench_retrieval.py compare text alone and title + headings.
+    """
+    if style == "text":
+        return text
+    heads = section[-2:]
+    if style == "title_headings":
+        heads = [h for h in heads if h]
+        heads = heads if not title or heads[:1] == [title] else [title, *heads]
+    heading = " > ".join(heads)
+    return f"{heading}\n{text}" if heading else text
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One file to read, with the content hash it had when it was planned."""
+
+    path: Path
+    digest: str
+
+
+@dataclass
+class PreparedFile:
+    """A parsed and chunked file, ready to store; `error` says why a file could not be."""
+
+    task: FileTask
+    document: Document | None = None
+    chunks: list[Chunk] | None = None
+    error: str = ""
+
+
+def prepare_file(
+    task: FileTask, settings: ChunkSettings, limits: ParseLimits | None = None
+) -> PreparedFile:
+    """Parse and chunk one file; a failure becomes the file's reason, never an exception."""
+    try:
+        doc = parse_file(task.path, limits)
+        if doc.content_hash != task.digest:
+            raise ParseError("file changed while it was being read")
+        chunks = chunk_document(doc, settings)
+        if not chunks:
+            raise ParseError("no text to index (no sentences found)")
+    except ParseError as exc:
+        return PreparedFile(task, error=str(exc))
+    except Exception as exc:  # a parser bug on one file must not sink the batch
+        return PreparedFile(task, error=f"unexpected error: {exc.__class__.__name__}: {exc}")
+    return PreparedFile(task, doc, chunks)
+
+
+def run_local(
+    tasks: Iterable[FileTask], settings: ChunkSettings, limits: ParseLimits | None = None
+) -> Iterator[PreparedFile]:
+    """Prepare files one after another in this process, in the order given."""
+    for task in tasks:
+        yield prepare_file(task, settings, limits)

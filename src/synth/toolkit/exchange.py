@@ -1,0 +1,93 @@
+"""Strands in and out of files: JSON and CSV exchange, and fields from a Markdown or JSON file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import fields
+from typing import Literal
+
+from .entries import SECTIONS, ToolkitEntry, ToolkitError
+
+CSV_FIELDS = [f.name for f in fields(ToolkitEntry)]
+JSON_CELLS = ("padlock_reasons", "contexts", "links")
+
+
+def entries_to_json(entries: Iterable[ToolkitEntry]) -> str:
+    return json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=2) + "\n"
+
+
+def entries_to_csv(entries: Iterable[ToolkitEntry]) -> str:
+    """One row per entry; lists and mappings as JSON in their cell so the file round-trips."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for entry in entries:
+        row = entry.to_json()
+        for name in JSON_CELLS:
+            row[name] = json.dumps(row[name], ensure_ascii=False)
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return out.getvalue()
+
+
+def entries_from_text(text: str, fmt: Literal["json", "csv"]) -> list[ToolkitEntry]:
+    """Parse an export (JSON list or object, or CSV); a bad row names its position."""
+    if fmt == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ToolkitError(f"not valid JSON: {exc}") from None
+        rows = data if isinstance(data, list) else [data]
+    else:
+        rows = list(csv.DictReader(io.StringIO(text)))
+    entries = []
+    for i, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise ToolkitError(f"entry {i}: expected an object")
+        try:
+            entries.append(ToolkitEntry.from_json(row))
+        except (ToolkitError, json.JSONDecodeError) as exc:
+            raise ToolkitError(f"entry {i} ({row.get('id') or 'no id'}): {exc}") from None
+    return entries
+
+
+_HEADINGS = {re.sub(r"[^a-z]", "", title.lower()): name for name, title in SECTIONS.items()}
+_HEADINGS |= {re.sub(r"[^a-z]", "", name): name for name in SECTIONS}
+
+
+def fields_from_markdown(text: str) -> dict[str, str]:
+    """Sections of a Markdown file by their '## ' headings (as on the card); '# ' sets the title."""
+    found: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in text.splitlines():
+        if m := re.match(r"^(#{1,2})\s+(.*?)\s*#*\s*$", line):
+            if m.group(1) == "#":
+                found["title"] = [m.group(2)]
+                current = None
+                continue
+            current = _HEADINGS.get(re.sub(r"[^a-z]", "", m.group(2).lower()))
+            if current is None:
+                known = "; ".join(SECTIONS.values())
+                raise ToolkitError(f"unknown section '## {m.group(2)}' (sections: {known})")
+            found[current] = []
+        elif current is not None:
+            found[current].append(line)
+        elif line.strip():
+            raise ToolkitError(f"text before the first '## ' section heading: '{line[:60]}'")
+    return {name: "\n".join(lines).strip() for name, lines in found.items()}
+
+
+def fields_from_file(text: str, suffix: str) -> dict[str, object]:
+    """Field values from a JSON object or a Markdown file of sections (`edit ID --from FILE`)."""
+    if suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ToolkitError(f"not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ToolkitError("a JSON fields file must hold one object of field: value")
+        return data
+    return dict(fields_from_markdown(text))
