@@ -132,6 +132,101 @@ class Filters:
         return out
 
 
+StudyKind = Literal[
+    "primary-study",
+    "systematic-review",
+    "evaluation-report",
+    "data-brief",
+    "practice-guide",
+    "programme-description",
+    "policy-document",
+]
+Direction = Literal["positive", "negative", "no-effect", "mixed"]
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A size printed beside a finding, never computed: `unit` is one of "d", "g", "sd",
+    "pp" (percentage points), "percent", "months", "odds-ratio"; `text` is as printed."""
+
+    value: float
+    unit: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A sentence that reports a result, located and checkable like a brief quote."""
+
+    text: str
+    page: int
+    start: int
+    end: int
+    direction: Direction | None = None
+    outcome: str | None = None
+    effect: Effect | None = None
+    section: str = ""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """How many of what the study covered (pupils, schools, teachers, ...), as printed."""
+
+    size: int
+    unit: str
+    text: str
+
+
+@dataclass
+class StudyRecord:
+    """What one document is, where it took place and what it found.
+
+    Built at ingest from the document's own text: `design` is the document's own method (a
+    review's is "systematic-review", the designs it reviews go to `reviewed_designs`);
+    `countries` are where it took place, `countries_mentioned` every country it names. Fields
+    with no evidence stay empty: a record never guesses.
+    """
+
+    doc_id: str
+    title: str = ""
+    year: int | None = None
+    kind: StudyKind | None = None
+    design: str | None = None
+    reviewed_designs: list[str] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    countries_mentioned: list[str] = field(default_factory=list)
+    multi_country: bool = False
+    phase: list[str] = field(default_factory=list)
+    setting: list[str] = field(default_factory=list)
+    sample: Sample | None = None
+    outcomes: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def headline(self) -> Finding | None:
+        """The finding a card leads with: the first with a printed effect, else the first."""
+        sized = [f for f in self.findings if f.effect is not None]
+        return (sized or self.findings or [None])[0]
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> StudyRecord:
+        raw = dict(data)
+        sample = raw.get("sample")
+        findings = []
+        for f in raw.get("findings") or []:
+            f = dict(f)  # type: ignore[arg-type]
+            effect = f.get("effect")
+            f["effect"] = Effect(**effect) if isinstance(effect, dict) else None
+            findings.append(Finding(**f))
+        raw["sample"] = Sample(**sample) if isinstance(sample, dict) else None
+        raw["findings"] = findings
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in raw.items() if k in known})  # type: ignore[arg-type]
+
+
 FileStatus = Literal["added", "unchanged", "replaced", "failed"]
 
 
