@@ -250,6 +250,7 @@ class IngestReport:
     n_embedded: int = 0
     n_cached: int = 0
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status == status)

@@ -17,6 +17,7 @@ from .pages import (
     PAGE_NUMBER_RE,
     SENTENCE_END,
     assemble_page,
+    clip,
     collapse,
     is_heading_text,
     join_lines,
@@ -96,7 +97,7 @@ def _pdf_metadata_title(reader: object) -> str:
     meta = getattr(reader, "metadata", None)
     title = ""
     try:
-        title = collapse(str(meta.title or "")) if meta else ""
+        title = clip(collapse(str(meta.title or "")[:100_000])) if meta else ""
     except Exception:
         title = ""
     title = re.sub(r"^Microsoft (Word|PowerPoint) - ", "", title)
@@ -113,24 +114,59 @@ def _pdf_date(meta: object, attr: str) -> str:
     return value.isoformat() if value else ""
 
 
+BOMB_REASON = "decompression bomb / stream too large"
+
+
+def _decrypt(reader: object) -> None:
+    """Open a PDF encrypted with an empty user password (as many 'protected' reports are)."""
+    from pypdf.errors import DependencyError
+
+    try:
+        opened = reader.decrypt("")  # type: ignore[attr-defined]
+    except DependencyError as exc:
+        raise ParseError("encrypted (AES, needs the cryptography package)") from exc
+    except Exception as exc:
+        raise ParseError(f"encrypted PDF (cannot open: {exc})") from exc
+    if not opened:
+        raise ParseError("encrypted PDF (password required)")
+
+
+def _read_pages(reader: object) -> list[list[_Line]]:
+    """Every page's lines; a page that cannot be read is empty, and if none can, the file
+    fails with the reason of the first failure."""
+    from pypdf.errors import LimitReachedError
+
+    page_lines: list[list[_Line]] = []
+    errors: list[BaseException] = []
+    for page in reader.pages:  # type: ignore[attr-defined]
+        try:
+            page_lines.append(_page_lines(page))
+        except (LimitReachedError, MemoryError) as exc:
+            raise ParseError(BOMB_REASON) from exc
+        except Exception as exc:
+            errors.append(exc)
+            page_lines.append([])
+    if errors and len(errors) == len(page_lines):
+        first = errors[0]
+        raise ParseError(f"corrupt or unreadable PDF (no page could be read: {first!r:.120})")
+    return page_lines
+
+
 def parse_pdf(path: Path, data: bytes, digest: str, limits: ParseLimits) -> Document:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
-            try:
-                opened = reader.decrypt("")
-            except Exception as exc:
-                raise ParseError(f"encrypted PDF (cannot open: {exc})") from exc
-            if not opened:
-                raise ParseError("encrypted PDF (password required)")
+            _decrypt(reader)
         n_pages = len(reader.pages)
     except ParseError:
         raise
+    except (LimitReachedError, MemoryError) as exc:
+        raise ParseError(BOMB_REASON) from exc
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise ParseError(f"corrupt or unreadable PDF ({exc.__class__.__name__}: {exc})") from exc
     except Exception as exc:
@@ -140,16 +176,10 @@ def parse_pdf(path: Path, data: bytes, digest: str, limits: ParseLimits) -> Docu
     if n_pages > limits.max_pages:
         raise ParseError(f"too large ({n_pages} pages > limit {limits.max_pages})")
 
-    page_lines: list[list[_Line]] = []
-    failures = 0
-    for page in reader.pages:
-        try:
-            page_lines.append(_page_lines(page))
-        except Exception:
-            failures += 1
-            page_lines.append([])
-    if failures == n_pages:
-        raise ParseError("corrupt or unreadable PDF (no page could be read)")
+    page_lines = _read_pages(reader)
+    n_chars = sum(len(line.text) for lines in page_lines for line in lines)
+    if n_chars > limits.max_chars:
+        raise ParseError(f"too large ({n_chars:,} characters > limit {limits.max_chars:,})")
 
     _drop_running_lines(page_lines)
     _mark_headings(page_lines)
@@ -163,7 +193,7 @@ def parse_pdf(path: Path, data: bytes, digest: str, limits: ParseLimits) -> Docu
     meta = reader.metadata
     if meta is not None:
         try:
-            doc.author = collapse(str(meta.author or ""))
+            doc.author = clip(collapse(str(meta.author or "")))
         except Exception:
             doc.author = ""
         doc.created = _pdf_date(meta, "creation_date")
