@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import keyword, store
-from .build import Manifest
+from .build import IndexNotFound, Manifest
 
 POINTER_RE = re.compile(r"[0-9A-Za-z_-]{1,100}")
 
 
-class IndexDamaged(RuntimeError):
-    """The live build (or CURRENT) is damaged; the message names `synth repair`."""
+class IndexDamaged(IndexNotFound):
+    """No whole build to use, or a damaged live build to write on; the message names
+    `synth repair`. A kind of IndexNotFound, so every caller that handles a missing index
+    (the app's pages included) handles a damaged one without a traceback."""
 
 
 @dataclass
