@@ -26,6 +26,8 @@ class Page:
     number: int
     text: str
     blocks: list[Block] = field(default_factory=list)
+    ocr: bool = False  # the text was read from the page image by OCR
+    ocr_confidence: float | None = None  # Tesseract's mean word confidence, 0-100
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Chunk:
     page_end: int
     text: str
     sentences: list[SentenceSpan]
+    ocr: bool = False  # some of its sentences come from an OCR'd page
 
     @property
     def section_label(self) -> str:

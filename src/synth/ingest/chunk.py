@@ -162,6 +162,7 @@ def _windows(sentences: list[_Sentence], settings: ChunkSettings) -> list[list[_
 def chunk_document(doc: Document, settings: ChunkSettings | None = None) -> list[Chunk]:
     """Chunks never cross a heading; each records every sentence's page and offsets."""
     settings = settings or ChunkSettings()
+    ocr_pages = {p.number for p in doc.pages if p.ocr}
     chunks: list[Chunk] = []
     for path, sentences in _sections(doc, settings):
         for window in _windows(sentences, settings):
@@ -176,6 +177,7 @@ def chunk_document(doc: Document, settings: ChunkSettings | None = None) -> list
                     page_end=window[-1].page,
                     text=" ".join(s.text for s in window),
                     sentences=[SentenceSpan(s.page, s.start, s.end) for s in window],
+                    ocr=any(s.page in ocr_pages for s in window),
                 )
             )
     return chunks

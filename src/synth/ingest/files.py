@@ -28,6 +28,8 @@ class ParseLimits:
     # OCR of pages without a text layer (Tesseract); seconds allowed for one page.
     ocr: bool = True
     ocr_page_seconds: float = 60.0
+    # Scanned pages OCR'd per file (at 3-6 s a page, about half an hour at most).
+    ocr_max_pages: int = 300
 
 
 def content_hash(data: bytes) -> str:
