@@ -2,8 +2,8 @@
 known text, and seconds per page, in English, French, Spanish and Portuguese.
 
 Each text is drawn into a 300 dpi grayscale page image (DejaVu Serif 11 pt) and wrapped in a PDF
-with no text layer, clean and with 2% and 8% grey specks; synth's reader (pdftoppm + Tesseract, English
-first and the page's own language when its words say so) reads it back. The same pages are
+with no text layer, clean and with 2% and 8% grey specks; synth's reader (pdftoppm + Tesseract,
+English first and the page's own language when its words say so) reads it back. The same pages are
 also read with all four languages at once, the alternative the default was chosen against.
 
     .venv/bin/python benchmarks/bench_ocr.py [--json]

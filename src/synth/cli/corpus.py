@@ -32,6 +32,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except (MetadataError, OSError) as exc:
         err(str(exc))
         return 2
+    from synth.ingest.files import ParseLimits
+
     progress = TqdmProgress(args.quiet)
     try:
         report = ingest(
@@ -41,6 +43,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             progress=progress,
             metadata=records,
             taxonomy=args.taxonomy,
+            limits=ParseLimits(ocr=not args.no_ocr),
         )
     finally:
         progress.close()
@@ -169,13 +172,20 @@ def cmd_info(args: argparse.Namespace) -> int:
         return _check_index(args)
     index = open_index(args.index)
     stats = index.stats()
+    ocr = index.ocr_pages()
     data = {
         "index": str(stats.path),
         **({"warning": index.warning} if index.warning else {}),
         "bytes_on_disk": stats.bytes_on_disk,
         **stats.manifest.to_json(),
         "documents": [
-            {"source": d.source, "title": d.title, "pages": d.n_pages, "chunks": d.n_chunks}
+            {
+                "source": d.source,
+                "title": d.title,
+                "pages": d.n_pages,
+                "chunks": d.n_chunks,
+                **({"ocr_pages": len(ocr[d.doc_id])} if d.doc_id in ocr else {}),
+            }
             for d in stats.documents
         ],
     }
@@ -256,6 +266,9 @@ def add_parsers(sub) -> None:
         "(repeatable)",
     )
     p.add_argument("--taxonomy", help="a taxonomy YAML to tag with instead of the packaged one")
+    p.add_argument(
+        "--no-ocr", action="store_true", help="do not OCR scanned pages (they fail instead)"
+    )
     p.add_argument(
         "--model",
         help="embedding model: 'fast' (bf16, or int8 without bf16 support) or "

@@ -174,6 +174,15 @@ class Index:
     def documents(self) -> list[DocumentRecord]:
         return [DocumentRecord(*tuple(r)) for r in self.query(store.DOCUMENT_SQL)]
 
+    def ocr_pages(self) -> dict[str, dict[int, float | None]]:
+        """Pages read by OCR and their confidence, by doc id (none in builds before OCR)."""
+        if "page_ocr" not in self._tables:
+            return {}
+        out: dict[str, dict[int, float | None]] = {}
+        for r in self.query("SELECT doc_id, page, confidence FROM page_ocr"):
+            out.setdefault(r[0], {})[r[1]] = r[2]
+        return out
+
     def document_tags(self, doc_id: str) -> facets.DocTags:
         return facets.document_tags(self.query, doc_id)
 

@@ -213,7 +213,12 @@ def _read_pages(reader: object) -> list[list[_Line]]:
     errors: list[BaseException] = []
     for page in reader.pages:  # type: ignore[attr-defined]
         try:
-            page_lines.append(_page_lines(page))
+            lines = _page_lines(page)
+            if not lines:  # pypdf's text extraction swallows a bomb; decoding it does not
+                contents = page.get_contents()
+                if contents is not None:
+                    contents.get_data()
+            page_lines.append(lines)
         except (LimitReachedError, MemoryError) as exc:
             raise ParseError(BOMB_REASON) from exc
         except Exception as exc:
