@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -42,6 +43,8 @@ GOOD = {
 
 class Side:
     """One checkout's `synth` command, run in a fresh process per call."""
+
+    templates = Path(tempfile.gettempdir()) / "synth-bench-hostile"
 
     def __init__(self, src: Path, work: Path, hide_crypto: bool = False) -> None:
         self.src, self.work, self.hide_crypto = src, work, hide_crypto
@@ -73,12 +76,17 @@ class Side:
         }
 
     def index(self, name: str = "index") -> Path:
-        """A fresh two-document index made by this side's code."""
+        """A fresh copy of a two-document index made once by this side's code."""
         root = self.work / name
-        if not root.exists():
+        if root.exists():
+            return root
+        template = self.templates / self.src.as_posix().replace("/", "_")
+        if not template.exists():
+            template.mkdir(parents=True)
             for file, text in GOOD.items():
-                (self.work / file).write_text(text)
-            self.run("ingest", *GOOD, "--index", name, "-q")
+                (template / file).write_text(text)
+            Side(self.src, template).run("ingest", *GOOD, "--index", "index", "-q")
+        shutil.copytree(template / "index", root)
         return root
 
     def docs(self, root: Path) -> int | str:

@@ -120,11 +120,23 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of [ ] and { } outside quoted strings and comments (a fast upper look)."""
+    text = re.sub(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'|#[^\n]*", "", text)
+    depth = deepest = 0
+    for char in re.findall(r"[\[\]{}]", text):
+        depth = depth + 1 if char in "[{" else max(0, depth - 1)
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def load_yaml(text: str) -> Any:
     """yaml.safe_load with alias expansion, depth and integer length limits.
 
     Raises LoadError past a limit, yaml.YAMLError for malformed YAML.
     """
+    if _flow_depth(text) > MAX_DEPTH:  # PyYAML would recurse thousands of levels first
+        raise LoadError(f"nested deeper than {MAX_DEPTH} levels")
     try:
         return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
     except RecursionError:
