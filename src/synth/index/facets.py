@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 import numpy as np
 
 from synth.ingest.metadata import DocMetadata
+from synth.ingest.study import STUDY_VERSION
+from synth.ingest.study.tags import RECORD_FACETS, record_tags
 from synth.ingest.tag import TAGGER_VERSION, ChunkInput, Tagger, TagThresholds, label_vectors
-from synth.models import Filters, Tag
+from synth.models import Filters, StudyRecord, Tag
 from synth.taxonomy import DERIVED_FROM_COUNTRY, Taxonomy, TaxonomyError
 
 SCHEMA = """
@@ -98,7 +100,8 @@ class DocTags:
 
 
 def tag_digest(taxonomy: Taxonomy) -> str:
-    return f"{TAGGER_VERSION}:{taxonomy.digest}"
+    """Changes whenever tags must be recomputed: the tagger, the record rules or the taxonomy."""
+    return f"{TAGGER_VERSION}:{STUDY_VERSION}:{taxonomy.digest}"
 
 
 # ---------------------------------------------------------------- writing (inside a staged build)
@@ -166,7 +169,9 @@ def _tag_document(db: sqlite3.Connection, tagger: Tagger, doc_id: str) -> None:
             "SELECT text FROM pages WHERE doc_id = ? ORDER BY page LIMIT 2", (doc_id,)
         )
     )
-    doc_tags = tagger.tag_document(inputs, per_chunk, title, head)
+    doc_tags = _with_record(
+        db, doc_id, tagger.tag_document(inputs, per_chunk, title, head), tagger.taxonomy
+    )
     per_chunk = tagger.confirm(per_chunk, doc_tags)
     db.execute(
         "DELETE FROM chunk_tags WHERE chunk IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,)
@@ -185,6 +190,20 @@ def _tag_document(db: sqlite3.Connection, tagger: Tagger, doc_id: str) -> None:
         "INSERT INTO doc_auto_tags VALUES (?,?,?,?,?)",
         [(doc_id, t.facet, t.value, t.origin, t.confidence) for t in doc_tags],
     )
+
+
+def _with_record(
+    db: sqlite3.Connection, doc_id: str, tags: list[Tag], taxonomy: Taxonomy
+) -> list[Tag]:
+    """The study record decides what the document is and where it took place; the phrase
+    tagger's document-level values for those facets (and the region and income they imply)
+    give way to it. Topics stay the tagger's."""
+    row = db.execute("SELECT data FROM studies WHERE doc_id = ?", (doc_id,)).fetchone()
+    if row is None:
+        return tags
+    replaced = {*RECORD_FACETS, *DERIVED_FROM_COUNTRY, "year"}
+    record = StudyRecord.from_json(json.loads(row[0]))
+    return [t for t in tags if t.facet not in replaced] + record_tags(record, taxonomy)
 
 
 def _add_with_derived(tags: dict[tuple[str, str], Tag], taxonomy: Taxonomy, tag: Tag) -> None:

@@ -103,8 +103,19 @@ class Tagger:
         taxonomy: Taxonomy,
         label_vectors: dict[str, np.ndarray] | None = None,
         thresholds: TagThresholds | None = None,
+        facets: Sequence[str] | None = None,
     ) -> None:
+        """`facets` limits the phrase rules to those facets (default: every text facet)."""
         self.taxonomy = taxonomy
+        self.facet_names = (
+            tuple(facets)
+            if facets is not None
+            else tuple(
+                f.name
+                for f in taxonomy.facets.values()
+                if f.source == "text" and f.name not in DERIVED_FROM_COUNTRY
+            )
+        )
         import spacy  # imported here: an unchanged re-ingest never needs it
         from spacy.matcher import PhraseMatcher
 
@@ -118,9 +129,8 @@ class Tagger:
     def _build_matchers(self) -> None:
         lower: dict[str, list[str]] = defaultdict(list)
         exact: dict[str, list[str]] = defaultdict(list)
-        for facet in self.taxonomy.facets.values():
-            if facet.name in DERIVED_FROM_COUNTRY:
-                continue
+        for name in self.facet_names:
+            facet = self.taxonomy.facets[name]
             for value in facet.values:
                 names = [(p, "name") for p in (value.label, *value.synonyms)]
                 names += [(d, "demonym") for d in value.demonyms]
