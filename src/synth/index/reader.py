@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.models import Filters
+from synth.models import Filters, StudyRecord
 
-from . import facets, store
+from . import facets, store, studies
 from .build import DEFAULT_INDEX_DIR, IndexNotFound, Manifest, live_build, read_manifest
 from .keyword import KeywordIndex
 from .store import ChunkRecord, DocumentRecord
@@ -142,6 +142,22 @@ class Index:
 
     def documents(self) -> list[DocumentRecord]:
         return [DocumentRecord(*tuple(r)) for r in self.query(store.DOCUMENT_SQL)]
+
+    @property
+    def has_studies(self) -> bool:
+        """Builds made before study records existed get them at their next ingest."""
+        return "studies" in self._tables
+
+    def study(self, doc_id: str) -> StudyRecord | None:
+        """What a document is, where it took place and what it found (curator corrections
+        applied); None for a build made before study records."""
+        return self.studies([doc_id]).get(doc_id)
+
+    def studies(self, doc_ids: list[str] | None = None) -> dict[str, StudyRecord]:
+        """Study records by doc id: all of them, or those of `doc_ids` that exist."""
+        if not self.has_studies:
+            return {}
+        return studies.read_records(self.query, doc_ids)
 
     def document_tags(self, doc_id: str) -> facets.DocTags:
         return facets.document_tags(self.query, doc_id)

@@ -118,17 +118,25 @@ def refresh_records(db: sqlite3.Connection, taxonomy: Taxonomy) -> int:
     return len(stale)
 
 
-def _record(data: str, tags: Sequence[Tag]) -> StudyRecord:
-    """A stored record with the curator's and the manifest's corrections applied."""
+def _record(data: str, tags: Sequence[Tag], unset: Sequence[tuple[str, str]]) -> StudyRecord:
+    """A stored record with the curator's and the manifest's corrections applied: a value
+    they set replaces the record's values for that facet, a value they unset is dropped."""
     record = StudyRecord.from_json(json.loads(data))
-    corrected: dict[str, list[str]] = {}
+    values: dict[str, list[str]] = {}
     for tag in tags:
         if tag.origin in ("curator", "manifest") and tag.facet in OVERRIDABLE:
-            corrected.setdefault(tag.facet, []).append(tag.value)
+            values.setdefault(tag.facet, []).append(tag.value)
+    for facet, value in unset:
+        if facet in OVERRIDABLE and facet not in values:
+            current = getattr(record, OVERRIDABLE[facet])
+            kept = [
+                v for v in ([current] if isinstance(current, str) else current or []) if v != value
+            ]
+            values[facet] = kept
     changes: dict[str, object] = {}
-    for facet, values in corrected.items():
+    for facet, items in values.items():
         name = OVERRIDABLE[facet]
-        changes[name] = values[0] if name in ("kind", "design") else values
+        changes[name] = (items[0] if items else None) if name in ("kind", "design") else items
     if "countries" in changes:
         many = len(changes["countries"]) >= 3  # type: ignore[arg-type]
         changes["multi_country"] = many or record.multi_country
@@ -137,18 +145,16 @@ def _record(data: str, tags: Sequence[Tag]) -> StudyRecord:
 
 def read_records(query: Query, doc_ids: Sequence[str] | None = None) -> dict[str, StudyRecord]:
     """Records by doc id (all, or those asked for), corrections applied."""
-    where = ""
-    params: list[object] = []
+    scope, params = "", []
     if doc_ids is not None:
-        where = "WHERE s.doc_id IN (SELECT value FROM json_each(?))"
-        params.append(json.dumps(list(doc_ids)))
-    rows = query(f"SELECT s.doc_id, s.data FROM studies s {where}", params)
+        scope = " WHERE doc_id IN (SELECT value FROM json_each(?))"
+        params = [json.dumps(list(doc_ids))]
+    rows = query(f"SELECT doc_id, data FROM studies{scope}", params)
     tags: dict[str, list[Tag]] = {}
-    for r in query(
-        "SELECT doc_id, facet, value, origin, confidence FROM doc_tags "
-        "WHERE origin IN ('curator', 'manifest')"
-        + (" AND doc_id IN (SELECT value FROM json_each(?))" if doc_ids is not None else ""),
-        params,
-    ):
-        tags.setdefault(r[0], []).append(Tag(r[1], r[2], r[3], r[4]))
-    return {r[0]: _record(r[1], tags.get(r[0], [])) for r in rows}
+    for r in query(f"SELECT doc_id, facet, value, origin, confidence FROM doc_tags{scope}", params):
+        if r[3] in ("curator", "manifest"):
+            tags.setdefault(r[0], []).append(Tag(r[1], r[2], r[3], r[4]))
+    unset: dict[str, list[tuple[str, str]]] = {}
+    for r in query(f"SELECT doc_id, facet, value FROM doc_untags{scope}", params):
+        unset.setdefault(r[0], []).append((r[1], r[2]))
+    return {r[0]: _record(r[1], tags.get(r[0], []), unset.get(r[0], [])) for r in rows}

@@ -39,6 +39,7 @@ class FacetValue:
     income: str | None = None
     ambiguous: bool = False
     members: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -130,6 +131,7 @@ def _value(raw: dict[str, object], facet: str) -> FacetValue:
         income=raw.get("income") or None,  # type: ignore[arg-type]
         ambiguous=bool(raw.get("ambiguous", False)),
         members=strings("members"),
+        places=strings("places"),
     )
 
 

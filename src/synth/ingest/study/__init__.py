@@ -21,6 +21,8 @@ from ..tag import Tagger
 from .findings import findings_of
 from .kind import KindRules, kind_and_design
 from .places import (
+    PHASE_NOISE,
+    SUBJECT,
     PlaceRules,
     chosen,
     find_sample,
@@ -89,12 +91,21 @@ def _weighed(
     for s in sentences:
         weight = sentence_weight(s, rules)
         if weight:
-            found = mentions.of(s.text, facet)
+            noise = {"country": SUBJECT, "phase": PHASE_NOISE}.get(facet)
+            text = noise.sub(" ", s.text) if noise else s.text
+            found = mentions.of(text, facet)
             if facet == "phase":
                 found.update(grade_phases(s.text))
             for value, n in found.items():
                 scores[value] += weight * min(n, 2.0)
     return scores
+
+
+def _one_setting(values: list[str]) -> list[str]:
+    """A sample spread over urban and rural areas has neither setting."""
+    if {"urban", "rural"} <= set(values):
+        return [v for v in values if v not in ("urban", "rural")]
+    return values
 
 
 def _year(doc: Document, sentences: Sequence[Sentence]) -> int | None:
@@ -121,13 +132,17 @@ def build_record(
     kind, design, reviewed = kind_and_design(sentences, doc.title, mentions, rules.kinds)
     p = rules.places
     countries_scored = _weighed(sentences, doc.title, "country", mentions, p)
-    countries = chosen(countries_scored, p.country_min, p.country_share)
+    short = sum(s.kind not in NON_CONTENT for s in sentences) < p.short_sentences
+    share = p.review_country_share if kind == "systematic-review" else p.country_share
+    countries = chosen(countries_scored, p.country_min_short if short else p.country_min, share)
     mentioned = Counter(
         v for s in sentences if s.kind not in NON_CONTENT for v in mentions.of(s.text, "country")
     )
     phase = chosen(_weighed(sentences, doc.title, "phase", mentions, p), p.phase_min, p.phase_share)
-    setting = chosen(
-        _weighed(sentences, doc.title, "setting", mentions, p), p.setting_min, p.setting_share
+    setting = _one_setting(
+        chosen(
+            _weighed(sentences, doc.title, "setting", mentions, p), p.setting_min, p.setting_share
+        )
     )
     review = kind == "systematic-review"
 

@@ -84,7 +84,8 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "odds-ratio",
         re.compile(
-            r"\b(?:odds\s+ratio\s+(?:of|was|is|=)?\s*|OR\s*=\s*)(?P<v>\d+(?:\.\d+)?)",
+            r"\b(?:(?:adjusted\s+)?odds\s+ratio\s+(?:of|was|is|=)?\s*|\(?A?OR\)?\s*=\s*)"
+            r"(?P<v>\d+(?:\.\d+)?)",
             re.I,
         ),
     ),

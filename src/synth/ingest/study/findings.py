@@ -25,9 +25,17 @@ RESULT = re.compile(
     re.I,
 )
 NUMBER = re.compile(r"\d")
+# Not results: plans, hopes and conditions ("could help", "if schools", "we will test").
 HEDGE = re.compile(
-    r"\b(?:could|would|might|may\s+(?:be|have)|if\b|whether|aim(?:s|ed)? to|to test|"
-    r"we (?:will|plan)|hypothes\w+|expected to|designed to|intended to|asks?\b|question)",
+    r"\b(?:could|would|might|may|should)\s+(?:be|have|help|improve|increase|raise|reduce|"
+    r"lead|produce|work|make)\b|^\s*(?:If|Whether|To test)\b|\bwe (?:will|plan|aim)\b|"
+    r"\bhypothes\w+|\bexpected to\b|\baims? to\b",
+    re.I,
+)
+# A number used to explain a scale, not a result: "An effect size of 0.4 is often ...".
+DEFINITIONAL = re.compile(
+    r"^\s*(?:An?|The)\s+effect(?:\s+size)?\s+of\b|\b(?:is|are) (?:often|usually|generally|"
+    r"commonly) (?:translated|considered|described|converted)|\brule of thumb\b",
     re.I,
 )
 METHOD_TALK = re.compile(
@@ -81,11 +89,14 @@ def is_finding(s: Sentence, review: bool) -> bool:
         return False
     if not review and (s.citation or s.kind == "background"):
         return False
-    if HEDGE.search(s.text) or (METHOD_TALK.search(s.text) and not find_effects(s.text)):
+    effects = find_effects(s.text)
+    if DEFINITIONAL.search(s.text):
+        return False
+    if not effects and (HEDGE.search(s.text) or METHOD_TALK.search(s.text)):
         return False
     if not RESULT.search(s.text):
         return False
-    return bool(find_effects(s.text)) or bool(NUMBER.search(s.text)) or s.kind == "findings"
+    return bool(effects) or bool(NUMBER.search(s.text)) or s.kind == "findings"
 
 
 def findings_of(

@@ -20,6 +20,9 @@ from .text import NON_CONTENT, Sentence
 Mentions = Callable[[str], Counter[tuple[str, str]]]
 
 EMPIRICAL = ("rct", "quasi-experimental", "qualitative", "case-study", "survey-admin")
+# Designs of studies a document reports with findings; accounts and surveys it mentions in
+# passing are not reviewed evidence.
+EVIDENCE_DESIGNS = ("systematic-review", "rct", "quasi-experimental", "qualitative")
 # Extra own-design phrasing the taxonomy's names do not cover.
 OWN_DESIGN_CUES: dict[str, re.Pattern[str]] = {
     "rct": re.compile(
@@ -30,6 +33,7 @@ OWN_DESIGN_CUES: dict[str, re.Pattern[str]] = {
     ),
     "quasi-experimental": re.compile(
         r"\b(?:matched comparison|comparison (?:schools|villages|group|districts)|"
+        r"(?:participants and )?non-?participants|compared with (?:similar|matched)|"
         r"non-?random\w*|not (?:selected|chosen|assigned) at random|were not randomi[sz]ed|"
         r"was not randomi[sz]ed|pre-?test/post-?test|pretest and posttest|causal-comparative|"
         r"propensity score|experimental and control group|experimental group)\b",
@@ -37,7 +41,7 @@ OWN_DESIGN_CUES: dict[str, re.Pattern[str]] = {
     ),
     "survey-admin": re.compile(
         r"\b(?:school census|census data|administrative (?:data|records)|attendance records|"
-        r"monitoring data|we surveyed|survey (?:of|was completed)|questionnaires?|"
+        r"monitoring data|surveys?|surveyed|questionnaires?|"
         r"assessment data|spot checks?|the assessment|learner information system|"
         r"descriptive study)\b",
         re.I,
@@ -117,7 +121,9 @@ SELF_KIND: list[tuple[StudyKind, re.Pattern[str]]] = [
     (
         "evaluation-report",
         re.compile(
-            r"\b(?:this|the|an) (?:impact )?evaluation (?:was|of|report)|\bthis report evaluates\b",
+            r"\b(?:this|the|an) (?:impact )?evaluation (?:was|of|report)|\bthis report evaluates\b"
+            r"|\bthis report presents (?:the )?(?:findings|results) from [^.]{0,80}\b(?:of|on) "
+            r"(?:a|the|one) [\w\s-]{0,40}\b(?:programme|program|initiative|pilot)\b",
             re.I,
         ),
     ),
@@ -140,20 +146,31 @@ SELF_KIND: list[tuple[StudyKind, re.Pattern[str]]] = [
     (
         "primary-study",
         re.compile(
-            r"\b(?:this|our|the present) (?:randomi[sz]ed |cluster |pilot )?(?:trial|study|"
-            r"survey|research project|experiment)\b|\bthe trial (?:took place|included|ran)\b",
+            r"\b(?:this|our|my|the present) (?:randomi[sz]ed |cluster |pilot )?(?:trial|study|"
+            r"survey|research|research project|experiment)\b|\bthe trial (?:took place|included|"
+            r"ran)\b|\bwe (?:assessed|tested|measured|randomi[sz]ed|surveyed|interviewed|"
+            r"observed|recruited|followed)\b",
             re.I,
         ),
     ),
 ]
+# With no other sign of what a document is, one that keeps describing a programme's work
+# (partners, activities, plans) describes a programme.
+PROGRAMME = re.compile(
+    r"\b(?:partners?|champions?|initiative|grantees?|network members|our (?:team|work)|"
+    r"we (?:support|work|launched|released|want))\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
 class KindRules:
     """Weights and bars for kind and design; tuned on the tuning half of the gold."""
 
-    title_weight: float = 4.0
+    title_weight: float = 5.0
     self_weight: float = 2.5
+    self_cap: int = 2
+    programme_weight: float = 0.3
     method_weight: float = 1.5
     findings_weight: float = 0.8
     front_weight: float = 1.0
@@ -177,10 +194,13 @@ def _own_weight(s: Sentence, rules: KindRules) -> float:
 
 def design_scores(
     sentences: Sequence[Sentence], title: str, mentions: Mentions, rules: KindRules
-) -> tuple[Counter[str], Counter[str]]:
-    """(own design scores, reviewed design scores) over the document's sentences."""
+) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    """(own, reviewed, described) design scores over the document's sentences: own from its
+    title and own sentences, reviewed from citations and background, described from every
+    content sentence that does not speak of the document itself."""
     own: Counter[str] = Counter()
     reviewed: Counter[str] = Counter()
+    described: Counter[str] = Counter()
     for (facet, value), n in mentions(title).items():
         if facet == "design":
             own[value] += rules.title_weight * n
@@ -191,6 +211,8 @@ def design_scores(
                 found[design] += 1
         if not found:
             continue
+        if not s.self_reference and s.kind != "method":
+            described.update(found)
         if s.citation or s.kind == "background":
             for value, n in found.items():
                 reviewed[value] += n
@@ -198,21 +220,29 @@ def design_scores(
         weight = _own_weight(s, rules)
         for value, n in found.items():
             own[value] += weight * min(n, 2)
-    return own, reviewed
+    return own, reviewed, described
 
 
 def kind_scores(sentences: Sequence[Sentence], title: str, rules: KindRules) -> Counter[str]:
+    """The title's word for what the document is, then how it speaks of itself (each kind's
+    self-descriptions counted at most `self_cap` times)."""
     scores: Counter[str] = Counter()
     for kind, pattern in TITLE_KIND:
         if pattern.search(title):
             scores[kind] += rules.title_weight
             break
+    seen: Counter[str] = Counter()
+    programme = 0.0
     for s in sentences:
         if s.kind in NON_CONTENT or s.citation:
             continue
         for kind, pattern in SELF_KIND:
-            if pattern.search(s.text):
+            if seen[kind] < rules.self_cap and pattern.search(s.text):
+                seen[kind] += 1
                 scores[kind] += rules.self_weight if s.index < 15 else rules.self_weight / 2
+        programme += rules.programme_weight * len(PROGRAMME.findall(s.text))
+    if max(scores.values(), default=0.0) < rules.kind_min:
+        scores["programme-description"] += programme
     return scores
 
 
@@ -220,7 +250,7 @@ def kind_and_design(
     sentences: Sequence[Sentence], title: str, mentions: Mentions, rules: KindRules
 ) -> tuple[StudyKind | None, str | None, list[str]]:
     """The document's kind, its own design and the designs of the studies it reviews."""
-    own, reviewed = design_scores(sentences, title, mentions, rules)
+    own, reviewed, described = design_scores(sentences, title, mentions, rules)
     kinds = kind_scores(sentences, title, rules)
     if own["systematic-review"]:
         kinds["systematic-review"] += own["systematic-review"] / 2
@@ -232,12 +262,14 @@ def kind_and_design(
         top_kind, top = kinds.most_common(1)[0]
         kind = top_kind if top >= rules.kind_min else None  # type: ignore[assignment]
     design = _own_design(kind, own, rules)
-    reviewed_designs = (
-        sorted(d for d, n in reviewed.items() if n >= rules.reviewed_min and d != design)
-        if kind == "systematic-review" or design
-        else []
+    if kind == "systematic-review":
+        reviewed = reviewed + described
+    reviewed_designs = sorted(
+        d
+        for d, n in reviewed.items()
+        if n >= rules.reviewed_min and d != design and d in EVIDENCE_DESIGNS
     )
-    return kind, design, reviewed_designs
+    return kind, design, reviewed_designs if kind == "systematic-review" or design else []
 
 
 def _own_design(kind: str | None, own: Counter[str], rules: KindRules) -> str | None:
@@ -247,8 +279,13 @@ def _own_design(kind: str | None, own: Counter[str], rules: KindRules) -> str | 
         d: n for d, n in own.items() if d != "systematic-review" and n >= rules.design_min
     }
     if kind in ("practice-guide", "programme-description", "policy-document"):
+        # Guides and programme write-ups draw on practitioners' experience: one own mention
+        # of it is enough; they run no trial of their own.
         candidates = {
-            d: n for d, n in candidates.items() if d in ("practitioner-account", "survey-admin")
+            d: n
+            for d, n in own.items()
+            if d in ("practitioner-account", "survey-admin")
+            and n >= rules.design_min / (2 if d == "practitioner-account" else 1)
         }
     if kind == "data-brief":
         return "survey-admin"

@@ -38,10 +38,42 @@ SECTION_WEIGHT = {
     "background": 0.25,
 }
 MULTI_COUNTRY = re.compile(
-    r"\b(?:\d{1,3}|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
-    r"several|many|multiple)\s+(?:\w+\s+)?(?:countries|nations|education systems)\b",
+    r"\b(?:\d{1,3}|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)"
+    r"\s+(?:[\w“”\"'-]+\s+){0,3}(?:countries|nations|education systems)\b",
     re.I,
 )
+# Authors' affiliations and addresses name where the authors work, not where the study was.
+AFFILIATION = re.compile(
+    r"\b(?:universit\w+|institute|department of|faculty of|school of education|cent(?:re|er) for|"
+    r"correspondence|e-?mail|@|orcid|affiliation)\b",
+    re.I,
+)
+# "Primary" and "secondary" that name no school phase: primary studies, secondary data.
+PHASE_NOISE = re.compile(
+    r"\b(?:primary|secondary)\s+(?:stud(?:y|ies)|research|focus|outcomes?|searches|search|"
+    r"sources?|data|analys[ie]s|care|health|objectives?|questions?|aims?|concerns?|reasons?|"
+    r"purpose|goal|role|responsibility|author|reviewers?|literature)\b",
+    re.I,
+)
+# A demonym or country that names a subject ("U.S. history", "English language arts").
+SUBJECT = re.compile(
+    r"\b(?:U\.S\.|US|American|British|English|French|Spanish|Portuguese|Chinese|German)\s+"
+    r"(?:history|literature|language arts|government|civics|politics|grammar|lessons|classes)\b"
+)
+NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
 WORD_NUMBERS = {
     "first": 1,
     "second": 2,
@@ -57,8 +89,16 @@ WORD_NUMBERS = {
     "twelfth": 12,
 }
 GRADE = re.compile(
-    r"\b(?P<system>Grades?|Class(?:es)?|Standards?|Years?|Forms?|P|S)\s?(?P<lo>\d{1,2})"
+    r"\b(?P<system>Grades?|Class(?:es)?|Standards?|Forms?|P|S)\s?(?P<lo>\d{1,2})"
     r"(?:\s*(?:-|–|to|and|through)\s*(?P<hi>\d{1,2}))?\b(?![\d,.]*\s*(?:per\s?cent|%))"
+    r"|\b(?:in|pupils in|students in|children in)\s+(?P<system2>Years?)\s(?P<lo2>\d{1,2})"
+    r"(?:\s*(?:-|–|to|and)\s*(?P<hi2>\d{1,2}))?\b"
+    r"|\b(?P<system3>Years?)\s(?P<lo3>\d{1,2})(?:\s*(?:-|–|to|and)\s*(?P<hi3>\d{1,2}))?\s+"
+    r"(?:pupils|students|children|classes|groups)\b"
+)
+GRADE_WORD = re.compile(
+    r"\bgrades?\s+(?P<w>one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b",
+    re.I,
 )
 ORDINAL_GRADE = re.compile(
     r"\b(?P<n>\d{1,2})(?:st|nd|rd|th)[- ]grade|\b(?P<w>" + "|".join(WORD_NUMBERS) + r")[- ]grade",
@@ -85,17 +125,22 @@ class PlaceRules:
     setting_weight: float = 1.5
     heading_weight: float = 2.0
     country_min: float = 2.0
+    # A short document (an abstract) names its setting once: one own mention is enough.
+    country_min_short: float = 0.75
+    short_sentences: int = 25
     country_share: float = 0.3
-    phase_min: float = 2.0
+    # A review's countries are those of the studies it brings together, some named less often.
+    review_country_share: float = 0.15
+    phase_min: float = 0.75
     phase_share: float = 0.35
-    setting_min: float = 1.5
+    setting_min: float = 2.0
     setting_share: float = 0.4
     multi_country_min: int = 3
 
 
 def sentence_weight(s: Sentence, rules: PlaceRules) -> float:
     """How much a mention in this sentence says about where the study itself took place."""
-    if s.kind in NON_CONTENT or s.citation:
+    if s.kind in NON_CONTENT or s.citation or AFFILIATION.search(s.text):
         return 0.0
     weight = SECTION_WEIGHT.get(s.kind, 0.8)
     if s.self_reference:
@@ -109,15 +154,18 @@ def grade_phases(text: str) -> Counter[str]:
     """Phases named by school grades, years, classes, standards or forms, and by ages."""
     found: Counter[str] = Counter()
     for m in GRADE.finditer(text):
-        system = m.group("system").lower().rstrip("s")
-        lo = int(m.group("lo"))
-        hi = int(m.group("hi") or lo)
+        n = next(i for i in ("", "2", "3") if m.group("system" + i))
+        system = m.group("system" + n).lower().rstrip("s")
+        lo = int(m.group("lo" + n))
+        hi = int(m.group("hi" + n) or lo)
         if hi < lo or hi > 13 or (system in ("p", "s") and not text[m.start() : m.end()].isupper()):
             continue
         if system == "year" and re.match(r"\d{4}", text[m.start("lo") :]):
             continue
         for grade in range(lo, hi + 1):
             found[_phase_of(system, grade)] += 1 / (hi - lo + 1)
+    for m in GRADE_WORD.finditer(text):
+        found[_phase_of("grade", NUMBER_WORDS[m.group("w").lower()])] += 1
     for m in ORDINAL_GRADE.finditer(text):
         grade = int(m.group("n")) if m.group("n") else WORD_NUMBERS[m.group("w").lower()]
         found[_phase_of("grade", grade)] += 1
@@ -138,7 +186,9 @@ def _phase_of(system: str, grade: int) -> str:
 
 
 def _phase_of_age(age: int) -> str:
-    return "early-years" if age <= 5 else "primary" if age <= 11 else "secondary"
+    if age <= 5:
+        return "early-years"
+    return "primary" if age <= 11 else "secondary" if age <= 15 else "post-16"
 
 
 def chosen(scores: Counter[str], minimum: float, share: float) -> list[str]:
@@ -178,5 +228,7 @@ def multi_country_stated(sentences: Sequence[Sentence]) -> bool:
     return any(
         MULTI_COUNTRY.search(s.text)
         for s in sentences
-        if s.kind not in NON_CONTENT and not s.citation and (s.self_reference or s.index < 12)
+        if s.kind not in NON_CONTENT
+        and not s.citation
+        and (s.self_reference or s.kind in ("front", "method") or s.index < 15)
     )

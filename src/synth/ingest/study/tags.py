@@ -33,13 +33,21 @@ DESIGN_TYPE = {
 RECORD_CONFIDENCE = 0.9
 
 
+RESEARCH_KINDS = ("primary-study", "systematic-review", "evaluation-report")
+
+
 def evidence_types(record: StudyRecord) -> list[str]:
-    """The type the kind implies, then the one its own design adds (at most two)."""
+    """The type the kind implies, then the one its own design adds (at most two).
+
+    A survey run as research is research evidence; the sector's own data (monitoring,
+    census, assessments) is sector data when a brief, guide or programme presents it.
+    """
     types = []
     if record.kind:
         types.append(KIND_TYPE[record.kind])
-    if record.design and DESIGN_TYPE.get(record.design):
-        types.append(DESIGN_TYPE[record.design])
+    extra = DESIGN_TYPE.get(record.design or "")
+    if extra and not (record.design == "survey-admin" and record.kind in RESEARCH_KINDS):
+        types.append(extra)
     return list(dict.fromkeys(types))[:2]
 
 

@@ -100,7 +100,7 @@ _SECTION_RULES: list[tuple[SectionKind, re.Pattern[str]]] = [
 ]
 
 SELF_REFERENCE = re.compile(
-    r"\b(?:(?:this|the present|the current|our)\s+(?:randomi[sz]ed\s+|cluster\s+|pilot\s+|"
+    r"\b(?:(?:this|the present|the current|our|my)\s+(?:randomi[sz]ed\s+|cluster\s+|pilot\s+|"
     r"systematic\s+|rapid\s+|qualitative\s+|mixed[- ]methods?\s+|evidence\s+|data\s+|"
     r"practice\s+|guidance\s+|policy\s+|evaluation\s+|research\s+)?"
     r"(?:trial|study|evaluation|review|report|paper|brief|summary|note|analysis|survey|"
@@ -108,7 +108,8 @@ SELF_REFERENCE = re.compile(
     r"|\bwe\s+(?:randomi[sz]ed|randomly|assigned|surveyed|interviewed|observed|reviewed|"
     r"searched|analy[sz]ed|included|collected|conducted|ran|carried out|compared|estimated?|"
     r"found|tested|used|visited|studied|examined|draw on|drew on|measured|identified|"
-    r"screened|synthesi[sz]ed|coded|worked|followed|asked|recruited|selected|looked)\b"
+    r"screened|synthesi[sz]ed|coded|worked|followed|asked|recruited|selected|looked|"
+    r"assessed|spoke|sent|delivered)\b"
     r"|\b(?:here|in this (?:paper|report|review|study|brief|note|chapter)),?\s+we\b)",
     re.I,
 )
@@ -117,7 +118,7 @@ CITATION = re.compile(
     r"\(\s*(?:[A-Z][^()]{0,80}?,?\s*)?(?:19|20)\d{2}[a-z]?\s*[;,)]"
     r"|\b[A-Z][\w'’-]+(?:\s+(?:et al\.?|and colleagues|and [A-Z][\w'’-]+))?[’']?s?"
     r"\s*\(\s*(?:19|20)\d{2}"
-    r"|\bet al\b"
+    r"|\bet al\b|\b[A-Z][\w'’-]+\s+and\s+colleagues\b|\bpublished by\s+[A-Z]"
     r"|\b[A-Z][\w'’-]+\s+and\s+[A-Z][\w'’-]+[’']s\b"
     r"|\b[A-Z][\w'’-]+[’']s\s+(?:19|20)\d{2}\b"
     r"|\b(?:a|the|one|another|earlier|previous|recent)\s+(?:\w+\s+)?(?:study|studies|trial|review|"
@@ -130,6 +131,16 @@ REFERENCE_LINE = re.compile(
     re.I,
 )
 TOC_LINE = re.compile(r"(?:\.\s?){4,}\s*\d+|\s\d{1,3}\s*$")
+
+
+# Structured abstracts label their parts inline: "Method: A descriptive study design ...".
+INLINE_LABEL: list[tuple[SectionKind, re.Pattern[str]]] = [
+    ("method", re.compile(r"^\s*(?:Methods?|Design|Research Design|Setting|Participants|Sample|"
+                          r"Intervention|Data Collection(?: and Analysis)?)\s*[:.]\s", re.I)),
+    ("findings", re.compile(r"^\s*(?:Results?|Findings)\s*[:.]\s", re.I)),
+    ("background", re.compile(r"^\s*(?:Background|Context|Introduction)\s*[:.]\s", re.I)),
+    ("discussion", re.compile(r"^\s*(?:Conclusions?|Implications|Discussion)\s*[:.]\s", re.I)),
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -202,5 +213,9 @@ def document_sentences(doc: Document, chunks: list[Chunk]) -> list[Sentence]:
             seen.add(key)
             text = pages.get(span.page, "")[span.start : span.end]
             if text.strip():
-                out.append(Sentence(text, span.page, span.start, span.end, path, kind, len(out)))
+                own = next(
+                    (k for k, rx in INLINE_LABEL if kind not in NON_CONTENT and rx.match(text)),
+                    kind,
+                )
+                out.append(Sentence(text, span.page, span.start, span.end, path, own, len(out)))
     return out
