@@ -212,9 +212,9 @@ class StudyRecord:
 
     @property
     def headline(self) -> Finding | None:
-        """The finding a card leads with: the first with a printed effect, else the first."""
-        sized = [f for f in self.findings if f.effect is not None]
-        return (sized or self.findings or [None])[0]
+        """The finding a card leads with: findings are kept best first (own results, with a
+        printed size, in a results section), so the first."""
+        return self.findings[0] if self.findings else None
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)

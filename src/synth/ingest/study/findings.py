@@ -21,7 +21,8 @@ RESULT = re.compile(
     r"more likely|less likely|effects?|impacts?|associated with|led to|resulted in|"
     r"no (?:significant |detectable |measurable |meaningful |clear )?(?:effect|impact|difference|"
     r"gains?|change|evidence)|did not (?:improve|change|affect|raise|increase|reduce|produce)|"
-    r"significant\w*|doubled|halved|helped|benefit\w*|progress)\b",
+    r"significant\w*|doubled|halved|helped|benefit\w*|progress|found that|showed that|"
+    r"(?:said|reported|agreed|felt|preferred|wanted)\b(?=[^.]*\d))\b",
     re.I,
 )
 NUMBER = re.compile(r"\d")
@@ -68,6 +69,18 @@ LOWER_IS_BETTER = re.compile(
     re.I,
 )
 MAX_FINDINGS = 12
+# Sentences that lean on the one before ("This amounts to ...", "They were ...").
+LEANS_BACK = re.compile(
+    r"^\s*(?:This|These|That|Those|It|They|Such|Both|Finally|However|Instead|Similarly|"
+    r"Likewise|In (?:other words|turn|addition)|As a result|Also)\b"
+)
+GENERIC = re.compile(r"\b(?:typically|usually|generally|in many (?:countries|languages))\b", re.I)
+# Benchmarks and advice, not results: "experts commonly suggest 40 to 60 words per minute".
+NOT_RESULT = re.compile(
+    r"\bexperts?\b[^.]{0,40}\b(?:suggest|recommend|say|advise)|\b(?:commonly|often) "
+    r"(?:suggested|recommended|cited)|\brule of thumb\b",
+    re.I,
+)
 
 
 def direction_of(text: str) -> Direction | None:
@@ -90,9 +103,9 @@ def is_finding(s: Sentence, review: bool) -> bool:
     if not review and (s.citation or s.kind == "background"):
         return False
     effects = find_effects(s.text)
-    if DEFINITIONAL.search(s.text):
+    if DEFINITIONAL.search(s.text) or NOT_RESULT.search(s.text):
         return False
-    if not effects and (HEDGE.search(s.text) or METHOD_TALK.search(s.text)):
+    if not effects and (HEDGE.search(s.text) or METHOD_TALK.search(s.text) or s.kind == "method"):
         return False
     if not RESULT.search(s.text):
         return False
@@ -120,8 +133,13 @@ def findings_of(
             effects=effects,
             section=" > ".join(s.section),
         )
-        score = (2.0 if effects else 0.0) + (1.0 if s.kind in ("findings", "front") else 0.0)
+        score = (1.5 if effects else 0.0) + (1.0 if s.kind in ("findings", "front") else 0.0)
         score += 0.5 if finding.outcome else 0.0
+        score += 1.0 if finding.direction else 0.0
+        score += 0.5 if NUMBER.search(s.text) else 0.0
+        # A headline must stand on its own: not "This amounts to ...", not a rule of thumb.
+        score -= 1.5 if LEANS_BACK.match(s.text) else 0.0
+        score -= 1.0 if GENERIC.search(s.text) else 0.0
         scored.append((score - s.index / 10_000, finding))
     scored.sort(key=lambda item: -item[0])
     return [finding for _, finding in scored[:MAX_FINDINGS]]

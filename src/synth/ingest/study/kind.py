@@ -204,6 +204,9 @@ def design_scores(
     for (facet, value), n in mentions(title).items():
         if facet == "design":
             own[value] += rules.title_weight * n
+    for design, pattern in OWN_DESIGN_CUES.items():
+        if pattern.search(title):
+            own[design] += rules.title_weight
     for s in sentences:
         found = Counter({v: n for (f, v), n in mentions(s.text).items() if f == "design"})
         for design, pattern in OWN_DESIGN_CUES.items():

@@ -111,6 +111,7 @@ SAMPLE = re.compile(
     r"caregivers|households|families|villages|districts|studies|trials|records)\b",
     re.I,
 )
+GRADE_BEFORE = re.compile(r"\b(?:grades?|class(?:es)?|standards?|years?|forms?|P|S)\s*$", re.I)
 UNIT_PRIORITY = ["pupils", "students", "children", "learners", "caregivers", "parents",
                  "households", "families", "teachers", "schools", "classes", "classrooms",
                  "villages", "districts", "studies", "trials", "records"]  # fmt: skip
@@ -211,6 +212,8 @@ def find_sample(sentences: Sequence[Sentence], review: bool) -> Sample | None:
         if not (s.kind in ("method", "front") or s.self_reference or SETTING_CUE.search(s.text)):
             continue
         for m in SAMPLE.finditer(s.text):
+            if GRADE_BEFORE.search(s.text[max(0, m.start() - 12) : m.start()]):
+                continue  # "Class 3 pupils" names a grade, not a number of pupils
             unit = m.group("unit").lower()
             if review != (unit in ("studies", "trials", "records")):
                 continue

@@ -59,7 +59,8 @@ _SECTION_RULES: list[tuple[SectionKind, re.Pattern[str]]] = [
         re.compile(
             r"\b(findings?|results?|effects?|impacts?|what (we|the \w+) (found|shows?|says?)|"
             r"what the evidence|key messages?|how (effective|much)|evidence on|"
-            r"what changed|did it work|learning gains?)\b",
+            r"what changed|did it work|learning gains?|outcomes for|(?:reading|learning|student|"
+            r"pupil|child|attendance) outcomes)\b",
             re.I,
         ),
     ),
