@@ -92,9 +92,23 @@ def load_manifest(build: Path) -> Manifest:
 
 
 def database_counts(db: sqlite3.Connection) -> dict[str, int]:
-    """Rows that must agree: documents, chunks and the keyword engine's rows."""
+    """Rows that must agree: documents, chunks, content chunks (the ones search can return:
+    keyword rows and vectors hold only those) and the keyword engine's rows."""
     n_docs, n_chunks = store.counts(db)
-    return {"documents": n_docs, "chunks": n_chunks, "keyword_rows": keyword.count_rows(db)}
+    return {
+        "documents": n_docs,
+        "chunks": n_chunks,
+        "content_chunks": content_count(db, n_chunks),
+        "keyword_rows": keyword.count_rows(db),
+    }
+
+
+def content_count(db: sqlite3.Connection, n_chunks: int) -> int:
+    """Chunks that can be hits; every chunk in builds made before chunk roles existed."""
+    has_roles = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chunk_roles'"
+    ).fetchone()
+    return store.content_count(db) if has_roles else n_chunks
 
 
 def model_problem(manifest: Manifest | None) -> list[str]:
@@ -114,9 +128,10 @@ def count_problems(counts: dict[str, int], manifest: Manifest | None) -> list[st
     """Disagreements between chunk rows, keyword rows, vectors and the manifest."""
     problems = []
     chunks = counts.get("chunks")
+    content = counts.get("content_chunks", chunks)
     for name in ("keyword_rows", "vectors"):
-        if name in counts and counts[name] != chunks:
-            problems.append(f"{counts[name]} {name.replace('_', ' ')} for {chunks} chunks")
+        if name in counts and counts[name] != content:
+            problems.append(f"{counts[name]} {name.replace('_', ' ')} for {content} chunks")
     if manifest is not None:
         if manifest.n_chunks != chunks:
             problems.append(f"manifest says {manifest.n_chunks} chunks, database has {chunks}")
@@ -149,6 +164,7 @@ def check_build(build: Path, full: bool = False, vectors: bool = True) -> BuildH
             n_docs, n_chunks = store.counts(db)
             health.counts = {"documents": n_docs, "chunks": n_chunks}
             health.readable = True
+            health.counts["content_chunks"] = content_count(db, n_chunks)
             health.counts["keyword_rows"] = keyword.count_rows(db)
     except sqlite3.Error as exc:
         what = "keyword index" if health.readable else "synth.sqlite"

@@ -68,6 +68,11 @@ def delete_document(db: sqlite3.Connection, doc_id: str) -> None:
     )
 
 
+def delete_chunks(db: sqlite3.Connection, rowids: list[int]) -> None:
+    """Drop chunks from the keyword index only (reference lists and such are never hits)."""
+    db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(r,) for r in rowids])
+
+
 def refresh_common_terms(db: sqlite3.Connection) -> None:
     """Record the stems too common to help a keyword query (see COMMON_SHARE)."""
     db.execute("DELETE FROM common_terms")
@@ -164,13 +169,14 @@ def count_rows(db: sqlite3.Connection) -> int:
     return int(db.execute("SELECT COUNT(*) FROM chunks_fts_docsize").fetchone()[0])
 
 
-def rebuild(db: sqlite3.Connection) -> None:
-    """Write the keyword index anew from the chunks table (`synth repair`)."""
+def rebuild(db: sqlite3.Connection, where: str = "1") -> None:
+    """Write the keyword index anew from the chunks table (`synth repair`); `where` (SQL over
+    chunks `c`) keeps out chunks that are never hits."""
     for table in ("chunks_vocab", "chunks_fts"):
         db.execute(f"DROP TABLE IF EXISTS {table}")
     db.executescript(SCHEMA)
     db.execute(
-        "INSERT INTO chunks_fts (rowid, text, section, title) "
-        "SELECT c.id, c.text, c.section, d.title FROM chunks c JOIN documents d USING (doc_id)"
+        "INSERT INTO chunks_fts (rowid, text, section, title) SELECT c.id, c.text, c.section, "
+        f"d.title FROM chunks c JOIN documents d USING (doc_id) WHERE {where}"
     )
     refresh_common_terms(db)

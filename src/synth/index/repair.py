@@ -21,7 +21,7 @@ from synth.ingest.chunk import ChunkSettings
 from synth.ingest.embed import Embedder
 from synth.models import NullProgress, Progress
 
-from . import health, keyword, store, vectors
+from . import health, keyword, store, studies, vectors
 from .build import IndexNotFound, Manifest, locked, now, point_to, publish, staged_build
 from .embedding import BackgroundEmbedder
 
@@ -191,7 +191,7 @@ def _rebuild(
         _drop_orphans(db)
         if lost:
             report.actions.append(f"dropped {len(lost)} documents whose chunks were lost")
-        keyword.rebuild(db)
+        keyword.rebuild(db, studies.CONTENT_SQL)
         manifest = _manifest(db, base, build_id)
         model = manifest.model
 
@@ -203,7 +203,7 @@ def _rebuild(
         if not manifest.dimension:
             manifest.dimension = store.stored_dimension(db) or get_embedder().dimension
         ids, matrix = store.chunk_vectors(db, manifest.dimension)
-        if len(ids) != store.counts(db)[1]:
+        if len(ids) != store.content_count(db):
             raise RuntimeError("some chunks have no vector after embedding")
         _, manifest.faiss_index = vectors.write_index(
             ids, np.asarray(matrix), tmp / "vectors.faiss"

@@ -24,7 +24,7 @@ from synth.ingest.pipeline import FileTask, PreparedFile, run_local
 from synth.models import FileResult, IngestReport, NullProgress, Progress
 from synth.taxonomy import load_taxonomy
 
-from . import facets, keyword, store, vectors
+from . import facets, keyword, store, studies, vectors
 from .build import (
     DEFAULT_INDEX_DIR,
     IndexNotFound,
@@ -233,7 +233,10 @@ def _store_files(
             store.delete_document(db, doc_id)
     job.progress.start("parse", len(plans))
     todo = [p for p in plans if not (p.duplicate_of and p.replaces)]
-    prepared = run_local((FileTask(p.path, p.digest) for p in todo), job.settings, job.limits)
+    taxonomy = load_taxonomy(job.curation.taxonomy)
+    prepared = run_local(
+        (FileTask(p.path, p.digest) for p in todo), job.settings, job.limits, taxonomy
+    )
     by_path = {p.path: p for p in todo}
     for plan in plans:
         if plan.duplicate_of and plan.replaces:
@@ -273,11 +276,14 @@ def _write_build(
         unchanged = not job.rebuild and not report.changed and not job.curation.pending
         if old is not None and unchanged:
             raise _NothingNew
+        taxonomy = load_taxonomy(job.curation.taxonomy)
+        failures: dict[str, Exception] = {}
+        studies.refresh_records(db, taxonomy, on_error=failures.__setitem__)
+        _drop_failed(db, report, failures, "study record")
         db.commit()
         _embed_isolated(db, background, report, job)
         db.commit()
-        failures: dict[str, Exception] = {}
-        taxonomy = load_taxonomy(job.curation.taxonomy)
+        failures = {}
         facets.tag_build(db, taxonomy, job.get_embedder, on_error=failures.__setitem__)
         _drop_failed(db, report, failures, "tagging")
         if old is not None and not job.rebuild and not report.changed and not job.curation.pending:
@@ -287,9 +293,9 @@ def _write_build(
         n_vectors, faiss_name = vectors.write_index(
             *store.chunk_vectors(db, dimension), tmp / "vectors.faiss"
         )
-        n_chunks = store.counts(db)[1]
-        if n_vectors != n_chunks:
-            raise RuntimeError(f"index mismatch: {n_vectors} vectors for {n_chunks} chunks")
+        n_content = store.content_count(db)
+        if n_vectors != n_content:
+            raise RuntimeError(f"index mismatch: {n_vectors} vectors for {n_content} chunks")
         manifest = Manifest(
             build_id=build_id,
             created=now(),
@@ -379,7 +385,9 @@ def _store_one(
         existing = db.execute("SELECT doc_id FROM documents WHERE path = ?", (doc.path,)).fetchone()
         if existing:
             store.delete_document(db, existing[0])
-        store.insert_document(db, doc, chunks, model)
+        store.insert_document(db, doc, chunks, model, ready.roles)
+        if ready.record is not None:
+            studies.store_record(db, ready.record)
         stage = "metadata"
         _attach_metadata(db, plan.path, doc.doc_id, curation, kept)
     except Exception as exc:
