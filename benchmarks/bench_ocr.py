@@ -94,7 +94,7 @@ def read_all_at_once(png: bytes) -> str:
 
     from PIL import Image
 
-    lines, _ = ocr._tesseract(Image.open(BytesIO(png)), ocr.languages(), 120, ocr.OCR_DPI)
+    lines, _ = ocr._tesseract(Image.open(BytesIO(png)), ocr.languages(), 600, ocr.OCR_DPI)
     return " ".join(line.text for line in lines)
 
 
@@ -111,10 +111,10 @@ def main() -> None:
                 pdf = scanned_pdf(Path(tmp) / f"{lang}-{noise}.pdf", [paragraphs], noise=noise)
                 truth = plain(paragraphs)
                 start = time.perf_counter()
-                page = ocr.ocr_page(pdf, 1, 120)
+                page = ocr.ocr_page(pdf, 1, 600)
                 seconds = time.perf_counter() - start
                 cer, wer = rates(truth, " ".join(line.text for line in page.lines))
-                png = ocr.render_page(pdf, 1, 120)
+                png = ocr.render_page(pdf, 1, 600)
                 start = time.perf_counter()
                 cer4, wer4 = rates(truth, read_all_at_once(png))
                 seconds4 = time.perf_counter() - start

@@ -63,7 +63,8 @@ def check_length(n_chars: int, limits: ParseLimits) -> None:
 
 
 # Share of control characters (other than tab, line breaks and form feed) past which a "text"
-# file is binary data: real text has none; random bytes decoded as cp1252 have about 12%.
+# file is binary data (beyond a few dozen): real text has none or a stray escape sequence;
+# random bytes decoded as cp1252 have about 12%.
 MAX_CONTROL_SHARE = 0.01
 
 
@@ -84,7 +85,7 @@ def _decode(data: bytes) -> str:
     sample = text[:1_000_000]
     controls = sum(1 for ch in sample if ch < " " and ch not in "\t\n\r\x0c")
     controls += sum(1 for ch in sample if "\x7f" <= ch <= "\x9f" or ch == "\ufffd")
-    if controls > MAX_CONTROL_SHARE * max(len(sample), 1):
+    if controls > max(32, MAX_CONTROL_SHARE * len(sample)):  # a stray escape is still text
         raise ParseError("binary data, not text")
     return text
 
