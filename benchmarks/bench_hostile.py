@@ -317,7 +317,7 @@ def docx_controls(side: Side) -> str:
 
 @case("failed file named 'x\\nFAILED forged.pdf: ok.txt'")
 def forged_line(side: Side) -> str:
-    r = _batch(side, {"x\nFAILED forged.pdf: ok.txt": b"\x00\x01binary"})
+    r = _batch(side, {"x\nFAILED forged.pdf: ok.txt": "\n\n"})  # empty: fails on both sides
     forged = any(line.startswith("FAILED forged") for line in str(r["out"]).splitlines())
     return outcome(r) + ("; forged line printed" if forged else "; name shown quoted")
 

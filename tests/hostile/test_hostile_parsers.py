@@ -108,7 +108,8 @@ def test_bibtex_macro_doubling_is_capped(tmp_path):
     path.write_text(bibtex_doubling())
     with within(60):
         records = load_metadata(path)
-    assert [r.title for r in records] == ["A Study of Homework Clubs"]
+    titles = [r.title for r in records]
+    assert "A Study of Homework Clubs" in titles and max(map(len, titles)) < 100_000
     assert any("longer than 100,000 characters" in w for w in records.warnings)
 
 

@@ -93,7 +93,8 @@ def parse_year(value: object) -> int | None:
 # ---------------------------------------------------------------- shared helpers
 
 
-def _read_text(path: Path, warnings: list[str], max_bytes: int = MAX_METADATA_BYTES) -> str:
+def _read_text(path: Path, warnings: list[str], max_bytes: int | None = None) -> str:
+    max_bytes = MAX_METADATA_BYTES if max_bytes is None else max_bytes
     try:
         size = path.stat().st_size
         if size > max_bytes:
