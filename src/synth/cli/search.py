@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from synth.models import Hit
 
-from .common import err, filters_from, open_index, run_search, with_filters, with_index
+from .common import err, filters_or_error, open_index, run_search, with_filters, with_index
 from .studies import print_studies
 
 if TYPE_CHECKING:
@@ -36,12 +36,8 @@ def _print_hits(hits: list[Hit]) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from synth.taxonomy import TaxonomyError
-
-    try:
-        filters = filters_from(args)
-    except TaxonomyError as exc:
-        err(str(exc))
+    filters = filters_or_error(args)
+    if filters is None:
         return 2
     index = open_index(args.index)
     if not filters.empty and not index.has_facets:
