@@ -123,6 +123,17 @@ def filters_from(args: argparse.Namespace) -> Filters:
     return parse_where(args.where or [], load_taxonomy(), args.year_from, args.year_to)
 
 
+def filters_or_error(args: argparse.Namespace) -> Filters | None:
+    """The command's --where filters, or None after printing why they cannot be read."""
+    from synth.taxonomy import TaxonomyError
+
+    try:
+        return filters_from(args)
+    except TaxonomyError as exc:
+        err(str(exc))
+        return None
+
+
 def run_search(
     index: Index, query: str, k: int, filters: Filters | None = None, counts: bool = False
 ) -> SearchResult:

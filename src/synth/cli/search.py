@@ -12,7 +12,7 @@ from synth.models import Hit
 
 from .common import (
     err,
-    filters_from,
+    filters_or_error,
     json_text,
     open_index,
     run_search,
@@ -44,12 +44,8 @@ def _print_hits(hits: list[Hit]) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from synth.taxonomy import TaxonomyError
-
-    try:
-        filters = filters_from(args)
-    except TaxonomyError as exc:
-        err(str(exc))
+    filters = filters_or_error(args)
+    if filters is None:
         return 2
     index = open_index(args.index)
     if not filters.empty and not index.has_facets:
