@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 from synth.models import Hit
 
-from .common import err, filters_or_error, open_index, run_search, with_filters, with_index
+from .common import (
+    err,
+    filters_or_error,
+    json_text,
+    open_index,
+    run_search,
+    with_filters,
+    with_index,
+)
 from .studies import print_studies
 
 if TYPE_CHECKING:
@@ -44,18 +52,20 @@ def cmd_search(args: argparse.Namespace) -> int:
         err("this index has no tags yet: run `synth ingest` again to tag it")
         return 2
     if args.queries:
-        lines = Path(args.queries).read_text(encoding="utf-8", errors="replace").splitlines()
-        for line in lines:
+        text = Path(args.queries).read_text(encoding="utf-8", errors="replace")
+        # Only newlines end a query: U+2028, form feeds and the like are part of a line's text.
+        lines = [line.removesuffix("\r") for line in text.split("\n")]
+        for line in lines[:-1] if lines and not lines[-1] else lines:
             result = run_search(index, line, args.k, filters)
-            print(json.dumps([h.to_json() for h in result.hits], ensure_ascii=False))
+            print(json_text([h.to_json() for h in result.hits], indent=None))
         return 0
     if args.by == "study":
         return _by_study(index, args, filters)
     result = run_search(index, args.query or "", args.k, filters, counts=args.facets)
     if args.json and args.facets:
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        print(json_text(result.to_json()))
     elif args.json:
-        print(json.dumps([h.to_json() for h in result.hits], ensure_ascii=False, indent=2))
+        print(json_text([h.to_json() for h in result.hits]))
     else:
         if result.n_allowed is not None:
             print(f"filter allows {result.n_allowed} chunks")
@@ -74,7 +84,7 @@ def _by_study(index, args: argparse.Namespace, filters) -> int:
     settings = SearchSettings(k=args.k)
     result = search_studies(index, embedder, args.query or "", settings, filters, args.facets)
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        print(json_text(result.to_json()))
         return 0
     print_studies(result)
     _print_counts(result)
