@@ -86,13 +86,20 @@ def main() -> None:
 
     def part(name: str) -> tuple[tuple[np.ndarray, ...], list[str], np.ndarray]:
         mask = split == name
-        return (wording[mask], heading[mask], protos[mask]), [g for g, m in zip(gold, mask, strict=True) if m], mask
+        return (
+            (wording[mask], heading[mask], protos[mask]),
+            [g for g, m in zip(gold, mask, strict=True) if m],
+            mask,
+        )
 
     weights = WEIGHTS
     if args.tune:
         parts, g, _ = part("tune")
         grid = itertools.product(
-            (0.25, 0.5, 1.0, 1.5), (0.0, 0.3, 0.6, 1.0, 1.5), (2, 4, 6, 8, 12), (-9.0,),
+            (0.25, 0.5, 1.0, 1.5),
+            (0.0, 0.3, 0.6, 1.0, 1.5),
+            (2, 4, 6, 8, 12),
+            (-9.0,),
             (-0.5, 0.0, 0.3, 0.6, 0.9, 1.2),
         )
         best = max(
@@ -115,7 +122,10 @@ def main() -> None:
         if args.errors and name == "tune":
             for row, p in zip([r for r, m in zip(rows, mask, strict=True) if m], pred, strict=True):
                 if p != row["role"]:
-                    print(f"  {row['role']:>14} -> {p:<14} [{row['heading'][:30]}] {row['sentence'][:110]}")
+                    print(
+                        f"  {row['role']:>14} -> {p:<14} [{row['heading'][:30]}] "
+                        f"{row['sentence'][:100]}"
+                    )
 
 
 if __name__ == "__main__":

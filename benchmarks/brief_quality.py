@@ -39,18 +39,53 @@ DEFAULT_INDEX = Path("/tmp/synth-brief-quality-index")
 
 # (template, question, --where filters, a context warning is expected)
 QUESTIONS: list[tuple[str, str, tuple[str, ...], bool]] = [
-    ("learning-brief", "How should primary teachers give feedback so that pupils act on it?", (), False),
+    (
+        "learning-brief",
+        "How should primary teachers give feedback so that pupils act on it?",
+        (),
+        False,
+    ),
     ("learning-brief", "Does feedback improve attainment in secondary schools?", (), True),
-    ("learning-brief", "What is known about the costs and benefits of coaching reading teachers?", (), False),
-    ("learning-brief", "How can schools keep girls in secondary school in Sierra Leone?", (), False),
-    ("practitioner-brief", "How can teaching assistants best support pupils who are behind?", (), False),
-    ("practitioner-brief", "How do I set up peer tutoring for reading in a rural primary school?", (), False),
+    (
+        "learning-brief",
+        "What is known about the costs and benefits of coaching reading teachers?",
+        (),
+        False,
+    ),
+    (
+        "learning-brief",
+        "How can schools keep girls in secondary school in Sierra Leone?",
+        (),
+        False,
+    ),
+    (
+        "practitioner-brief",
+        "How can teaching assistants best support pupils who are behind?",
+        (),
+        False,
+    ),
+    (
+        "practitioner-brief",
+        "How do I set up peer tutoring for reading in a rural primary school?",
+        (),
+        False,
+    ),
     ("practitioner-brief", "How can I teach metacognitive strategies to my students?", (), False),
     ("practitioner-brief", "How can maths tutoring be organised for primary pupils?", (), True),
-    ("policy-brief", "Should districts fund Teaching at the Right Level to help children catch up?", (), False),
+    (
+        "policy-brief",
+        "Should districts fund Teaching at the Right Level to help children catch up?",
+        (),
+        False,
+    ),
     ("policy-brief", "Is adaptive learning software worth funding for rural schools?", (), True),
     ("policy-brief", "Can text messages to parents raise attendance in African schools?", (), True),
-    ("policy-brief", "How should early grade reading be assessed and improved?", ("phase=primary",), False),
+    (
+        "policy-brief",
+        "How should early grade reading be assessed and improved?",
+        ("phase=primary",),
+        False,
+    ),
 ]
 # Section headings as the shipped templates print them, and the role each section asks for.
 SECTION_ROLES = {
@@ -135,9 +170,13 @@ def _printed_quotes(md: str) -> list[tuple[str, str]]:
 
 
 def _repeats(quotes: list[tuple[str, str]]) -> int:
-    outside = Counter(_norm(s) for sec, q in quotes if sec not in KEY_SECTIONS for s in _sentences(q))
+    outside = Counter(
+        _norm(s) for sec, q in quotes if sec not in KEY_SECTIONS for s in _sentences(q)
+    )
     inside = Counter(_norm(s) for sec, q in quotes if sec in KEY_SECTIONS for s in _sentences(q))
-    return sum(n - 1 for n in outside.values() if n > 1) + sum(n - 1 for n in inside.values() if n > 1)
+    return sum(n - 1 for n in outside.values() if n > 1) + sum(
+        n - 1 for n in inside.values() if n > 1
+    )
 
 
 def _keyword_title(label: str, theme_text: str, taxonomy_labels: set[str]) -> bool:
@@ -190,7 +229,11 @@ def _evaluate(index, embedder, taxonomy, template, question, where, expected) ->
     kept = [h for h in usable if h.chunk_id not in dropped]
     units = candidate_units(index, kept).units
     vectors = embedder.encode([u.main for u in units]) if units else None
-    roles = classify([u.main for u in units], [kept[u.hit].section for u in units], vectors, embedder) if units else []
+    roles = (
+        classify([u.main for u in units], [kept[u.hit].section for u in units], vectors, embedder)
+        if units
+        else []
+    )
     present = set(roles)
     for name, body in sections.items():
         role = SECTION_ROLES.get(name)
@@ -212,7 +255,9 @@ def _ensure_index(path: Path):
 
     if not (path / "CURRENT").is_file():
         report = ingest(sorted((REPO / "corpus").glob("*.pdf")), path)
-        print(f"built index of corpus/ at {path} ({report.count('added')} documents)", file=sys.stderr)
+        print(
+            f"built index of corpus/ at {path} ({report.count('added')} documents)", file=sys.stderr
+        )
     return Index.open(path)
 
 
@@ -246,7 +291,9 @@ def _table(results: list[Result]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index of corpus/ (built if absent)")
+    ap.add_argument(
+        "--index", type=Path, default=DEFAULT_INDEX, help="index of corpus/ (built if absent)"
+    )
     ap.add_argument("--json", action="store_true", help="per-question results as JSON")
     ap.add_argument("--notes", action="store_true", help="print what each failure was")
     args = ap.parse_args()

@@ -157,7 +157,9 @@ def _pair(
     text = page[prev.start : cur.end]
     if "\n\n" in text or not quotable(text, MAX_PAIR_WORDS):
         return None
-    quote = Quote(text, hit.doc_id, hit.source, hit.title, cur.page, prev.start, cur.end, hit.chunk_id)
+    quote = Quote(
+        text, hit.doc_id, hit.source, hit.title, cur.page, prev.start, cur.end, hit.chunk_id
+    )
     return quote, (prev.key, cur.key)
 
 

@@ -97,18 +97,27 @@ def _phrases_parsed(nlp: Language, text: str) -> list[tuple[str, str]]:
 def _phrases_plain(text: str) -> list[tuple[str, str]]:
     """Runs of content words between stop words and punctuation (no parser available)."""
     out = []
-    for run in re.split(r"[^\w'’-]+(?:\s|$)|\s+(?=\b(?:" + "|".join(_STOPS) + r")\b)", text):
-        words = [w for w in re.findall(r"[A-Za-z][\w'’-]*", run) if w.lower() not in STOP_WORDS]
-        if 1 <= len(words) <= MAX_PHRASE_WORDS and not all(
-            w.lower().rstrip("s") in GENERIC for w in words
-        ):
-            surface = " ".join(words)
-            if surface in text:
-                out.append((surface.lower(), surface))
+    run: list[re.Match[str]] = []
+    tokens = list(re.finditer(r"[A-Za-z][\w'’-]*|[^\w\s]", text))
+
+    def flush() -> None:
+        """Every stretch of up to three words of the run (a verb may sit inside a long one)."""
+        for size in range(1, 4):
+            for i in range(len(run) - size + 1):
+                part = run[i : i + size]
+                words = [m.group().lower() for m in part]
+                if not all(w.rstrip("s") in GENERIC for w in words):
+                    out.append((" ".join(words), text[part[0].start() : part[-1].end()]))
+        run.clear()
+
+    for i, token in enumerate(tokens):
+        gap = i > 0 and text[tokens[i - 1].end() : token.start()].strip()
+        if not token.group()[0].isalpha() or token.group().lower() in STOP_WORDS or gap:
+            flush()
+        if token.group()[0].isalpha() and token.group().lower() not in STOP_WORDS:
+            run.append(token)
+    flush()
     return out
-
-
-_STOPS = sorted((re.escape(w) for w in STOP_WORDS if w.isalpha()), key=len, reverse=True)
 
 
 def passage_phrases(texts: Sequence[str]) -> list[list[tuple[str, str]]]:
@@ -121,7 +130,7 @@ def passage_phrases(texts: Sequence[str]) -> list[list[tuple[str, str]]]:
 
 def _best_phrase(
     theme: int, phrases: list[list[tuple[str, str]]], labels: list[int], taken: set[str]
-) -> str | None:
+) -> tuple[str, str] | None:
     """The phrase in most of this theme's passages and fewest of the others' (coverage minus
     spread), longer phrases preferred on ties; its commonest surface form."""
     mine = [i for i, g in enumerate(labels) if g == theme]
@@ -147,7 +156,7 @@ def _best_phrase(
     if best is None:
         return None
     surface = surfaces[best].most_common(1)[0][0]
-    return surface[0].upper() + surface[1:]
+    return best, surface[0].upper() + surface[1:]
 
 
 def _topic_title(
@@ -179,10 +188,11 @@ def theme_titles(
         topic = _topic_title(theme, list(topics), labels, taken)
         if topic is not None:
             taken.add(topic)
+            taken.add(topic.lower())
             out[theme] = Title(topic, "taxonomy")
             continue
         phrase = _best_phrase(theme, phrases, labels, taken)
         if phrase is not None:
-            taken.add(phrase.lower())
-            out[theme] = Title(phrase, source)
+            taken.add(phrase[0])
+            out[theme] = Title(phrase[1], source)
     return out

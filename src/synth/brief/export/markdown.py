@@ -184,3 +184,26 @@ def parse_markdown(text: str) -> list[MdBlock]:
             para.append(line)
     close()
     return [b for b in blocks if b.kind in ("rule", "table") or b.runs]
+
+
+def column_widths(
+    rows: list[list[list[Run]]], total: float, char_width: float, padding: float
+) -> list[float]:
+    """Column widths that add up to `total`, shared by how much each column holds (square root,
+    so long cells do not starve short ones), and never narrower than the column's longest word
+    so no word is broken across lines ("Capibarib/e")."""
+    width = max((len(r) for r in rows), default=0)
+    if not width:
+        return []
+    cells = [[plain(r[i]) if i < len(r) else "" for r in rows] for i in range(width)]
+    longest = [max((len(w) for c in col for w in c.split()), default=1) for col in cells]
+    floors = [min(n * char_width + padding, total / 2) for n in longest]
+    natural = [max(sum(len(c) for c in col) / len(col), 1.0) ** 0.5 for col in cells]
+    widths = [max(total * n / sum(natural), f) for n, f in zip(natural, floors, strict=True)]
+    excess = sum(widths) - total
+    slack = [w - f for w, f in zip(widths, floors, strict=True)]
+    if excess > 0 and sum(slack) > 0:
+        cut = min(1.0, excess / sum(slack))
+        widths = [w - s * cut for w, s in zip(widths, slack, strict=True)]
+    scale = total / sum(widths)
+    return [w * scale for w in widths]

@@ -19,7 +19,7 @@ from fpdf import FPDF
 
 from synth.ingest.parse import front_matter
 
-from .markdown import MdBlock, Run, plain
+from .markdown import MdBlock, Run, column_widths, plain
 
 SIZES = {1: 18, 2: 14, 3: 12}
 BODY_SIZE = 11
@@ -186,12 +186,8 @@ def _pdf_table(pdf: _BriefPDF, block: MdBlock) -> None:
         return
     pdf.set_font(pdf.family, "", 8.5)
     width = max(len(r) for r in block.rows)
-    # Columns share the page by how much they hold (square root, so long cells do not starve
-    # short ones); a floor keeps a narrow column readable.
-    lengths = [
-        max((len(plain(r[i])) for r in block.rows if i < len(r)), default=1) for i in range(width)
-    ]
-    weights = [max(4.0, n**0.5) for n in lengths]
+    # Columns share the page by what they hold, never narrower than their longest word.
+    weights = column_widths(block.rows, pdf.epw, char_width=1.7, padding=2.6)
     with pdf.table(
         line_height=4.4,
         text_align="LEFT",

@@ -1,0 +1,198 @@
+"""Which quotable unit goes where: theme leads, template sections, theme support, and a place
+for every passage, with no sentence used twice.
+
+Order of filling: each theme's lead finding (maximal marginal relevance across themes, so themes
+do not repeat one another), then the layout's sections by role, then up to two supporting quotes
+per theme from other documents, then one quote for each passage still unused, placed in the
+section of its role when the template prints it, else under its theme.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .quotes import Unit
+from .sections import SECTIONS_BY_NAME
+
+QUOTES_PER_SECTION = 3
+SUPPORT_PER_THEME = 2
+MMR_LAMBDA = 0.7
+LEAD_LAMBDA = 0.75
+
+
+@dataclass
+class Pool:
+    """Verified units with what allocation weighs: role, role score, vector, relevance."""
+
+    units: list[Unit]
+    roles: list[str]
+    role_strength: np.ndarray  # the score of each unit's own role
+    vectors: np.ndarray
+    relevance: np.ndarray
+    theme_of: np.ndarray  # theme id of each unit's passage
+    n_hits: int
+
+
+@dataclass
+class Allocation:
+    leads: dict[int, int | None] = field(default_factory=dict)  # theme -> unit (None: no finding)
+    support: dict[int, list[int]] = field(default_factory=dict)  # theme -> units
+    sections: dict[str, list[int]] = field(default_factory=dict)  # section -> units
+    used: set[int] = field(default_factory=set)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+class _Ledger:
+    """Sentences (by document and offsets, and by wording) already printed."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.spans: set[tuple[str, int, int, int]] = set()
+        self.texts: set[str] = set()
+
+    def _keys(self, i: int) -> list[tuple[str, int, int, int]]:
+        unit = self.pool.units[i]
+        return [(unit.quote.doc_id, *s) for s in unit.sentences]
+
+    def free(self, i: int) -> bool:
+        unit = self.pool.units[i]
+        return (
+            not any(k in self.spans for k in self._keys(i)) and _norm(unit.main) not in self.texts
+        )
+
+    def take(self, i: int, alloc: Allocation) -> None:
+        self.spans.update(self._keys(i))
+        self.texts.add(_norm(self.pool.units[i].main))
+        alloc.used.add(i)
+
+
+def _mmr(
+    order: list[int], score: np.ndarray, vectors: np.ndarray, chosen: list[int], lam: float
+) -> int | None:
+    best, best_value = None, -np.inf
+    for i in order:
+        redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
+        value = lam * float(score[i]) - (1 - lam) * redundancy
+        if value > best_value:
+            best, best_value = i, value
+    return best
+
+
+def _leads(
+    pool: Pool,
+    themes: list[int],
+    centres: dict[int, np.ndarray],
+    ledger: _Ledger,
+    alloc: Allocation,
+) -> None:
+    chosen: list[int] = []
+    for g in themes:
+        mine = [
+            i
+            for i in range(len(pool.units))
+            if pool.theme_of[i] == g and pool.roles[i] == "finding"
+        ]
+        score = 0.4 * (pool.vectors @ centres[g]) + 0.4 * pool.relevance + 0.2 * pool.role_strength
+        pick = _mmr([i for i in mine if ledger.free(i)], score, pool.vectors, chosen, LEAD_LAMBDA)
+        alloc.leads[g] = pick
+        if pick is not None:
+            chosen.append(pick)
+            ledger.take(pick, alloc)
+
+
+def _sections(pool: Pool, layout: tuple[str, ...], ledger: _Ledger, alloc: Allocation) -> None:
+    score = pool.relevance + 0.3 * pool.role_strength
+    for name in layout:
+        roles = SECTIONS_BY_NAME[name].roles
+        picked: list[int] = []
+        docs: set[str] = set()
+        while len(picked) < QUOTES_PER_SECTION:
+            order = [
+                i
+                for i in range(len(pool.units))
+                if pool.roles[i] in roles
+                and ledger.free(i)
+                and pool.units[i].quote.doc_id not in docs
+            ]
+            best = _mmr(order, score, pool.vectors, picked, MMR_LAMBDA)
+            if best is None:
+                break
+            picked.append(best)
+            docs.add(pool.units[best].quote.doc_id)
+            ledger.take(best, alloc)
+        alloc.sections[name] = picked
+
+
+def _support(pool: Pool, themes: list[int], ledger: _Ledger, alloc: Allocation) -> None:
+    """Up to SUPPORT_PER_THEME more quotes per theme, from documents the theme has not quoted."""
+    prefer = np.array(
+        [1.0 if r == "finding" else 0.5 if r != "background" else 0.0 for r in pool.roles]
+    )
+    score = pool.relevance + 0.3 * prefer
+    for g in themes:
+        lead = alloc.leads.get(g)
+        docs = {pool.units[lead].quote.doc_id} if lead is not None else set()
+        picked: list[int] = []
+        while len(picked) < SUPPORT_PER_THEME:
+            order = [
+                i
+                for i in range(len(pool.units))
+                if pool.theme_of[i] == g
+                and ledger.free(i)
+                and pool.roles[i] != "background"
+                and pool.units[i].quote.doc_id not in docs
+            ]
+            best = _mmr(
+                order,
+                score,
+                pool.vectors,
+                picked + ([lead] if lead is not None else []),
+                MMR_LAMBDA,
+            )
+            if best is None:
+                break
+            picked.append(best)
+            docs.add(pool.units[best].quote.doc_id)
+            ledger.take(best, alloc)
+        alloc.support[g] = picked
+
+
+def _cover(pool: Pool, layout: tuple[str, ...], ledger: _Ledger, alloc: Allocation) -> None:
+    """Give every passage with nothing quoted its best free unit, in its role's section if the
+    layout prints one, else under its theme."""
+    covered = {pool.units[i].hit for i in alloc.used}
+    home = {role: name for name in layout for role in SECTIONS_BY_NAME[name].roles}
+    rank = pool.relevance + 0.3 * np.array([r != "background" for r in pool.roles], dtype=float)
+    for hit in range(pool.n_hits):
+        if hit in covered:
+            continue
+        options = [i for i in range(len(pool.units)) if pool.units[i].hit == hit and ledger.free(i)]
+        if not options:
+            continue
+        best = max(options, key=lambda i: rank[i])
+        ledger.take(best, alloc)
+        covered.add(hit)
+        section = home.get(pool.roles[best])
+        if section is not None:
+            alloc.sections[section].append(best)
+        else:
+            alloc.support.setdefault(int(pool.theme_of[best]), []).append(best)
+
+
+def allocate(
+    pool: Pool, themes: list[int], centres: dict[int, np.ndarray], layout: tuple[str, ...]
+) -> Allocation:
+    """Place units: theme leads, sections, theme support, then one for each uncovered passage."""
+    alloc = Allocation()
+    ledger = _Ledger(pool)
+    _leads(pool, themes, centres, ledger, alloc)
+    _sections(pool, layout, ledger, alloc)
+    _support(pool, themes, ledger, alloc)
+    _cover(pool, layout, ledger, alloc)
+    return alloc
