@@ -130,7 +130,8 @@ def _sections(pool: Pool, layout: tuple[str, ...], ledger: _Ledger, alloc: Alloc
 
 
 def _support(pool: Pool, themes: list[int], ledger: _Ledger, alloc: Allocation) -> None:
-    """Up to SUPPORT_PER_THEME more quotes per theme, from documents the theme has not quoted."""
+    """Up to SUPPORT_PER_THEME more quotes per theme, from documents the theme has not quoted
+    yet; a theme from a single document gets a second sentence of it instead."""
     prefer = np.array(
         [1.0 if r == "finding" else 0.5 if r != "background" else 0.0 for r in pool.roles]
     )
@@ -140,21 +141,16 @@ def _support(pool: Pool, themes: list[int], ledger: _Ledger, alloc: Allocation) 
         docs = {pool.units[lead].quote.doc_id} if lead is not None else set()
         picked: list[int] = []
         while len(picked) < SUPPORT_PER_THEME:
-            order = [
+            mine = [
                 i
                 for i in range(len(pool.units))
-                if pool.theme_of[i] == g
-                and ledger.free(i)
-                and pool.roles[i] != "background"
-                and pool.units[i].quote.doc_id not in docs
+                if pool.theme_of[i] == g and ledger.free(i) and pool.roles[i] != "background"
             ]
-            best = _mmr(
-                order,
-                score,
-                pool.vectors,
-                picked + ([lead] if lead is not None else []),
-                MMR_LAMBDA,
-            )
+            order = [i for i in mine if pool.units[i].quote.doc_id not in docs]
+            if not order and not picked and len({pool.units[i].quote.doc_id for i in mine}) <= 1:
+                order = mine
+            chosen = picked + ([lead] if lead is not None else [])
+            best = _mmr(order, score, pool.vectors, chosen, MMR_LAMBDA)
             if best is None:
                 break
             picked.append(best)

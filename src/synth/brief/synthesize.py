@@ -324,6 +324,24 @@ def _study_phrase(docs: list[str], hits: list[Hit], studies: _Studies) -> str:
     return describe_studies(designs, countries, phases)
 
 
+def _named_topics(hits: list[Hit]) -> list[list[str]]:
+    """Each passage's topic labels, counting a topic only where the passage names it (label or
+    synonym): a theme is titled "Tutoring" only if its passages speak of tutoring."""
+    from synth.taxonomy import load_taxonomy
+
+    facet = load_taxonomy().facets["topic"]
+    out = []
+    for h in hits:
+        text = h.text.lower()
+        named = [
+            facet.by_id[t]
+            for t in h.facets.get("topic", [])
+            if t in facet.by_id and any(p.lower() in text for p in facet.by_id[t].phrases)
+        ]
+        out.append([v.label for v in named])
+    return out
+
+
 def _themes(
     pool: Pool,
     kept: list[Hit],
@@ -340,13 +358,7 @@ def _themes(
     }
     order = sorted(groups, key=lambda g: (-n_studies[g], int(np.flatnonzero(labels == g)[0])))
     alloc = allocate(pool, order, centres, layout)
-    topics = [list(h.facets.get("topic", [])) for h in kept]
-    from synth.taxonomy import load_taxonomy
-
-    topic_label = load_taxonomy().facets["topic"].label_of
-    titles = theme_titles(
-        [h.text for h in kept], labels.tolist(), [[topic_label(t) for t in ts] for ts in topics]
-    )
+    titles = theme_titles([h.text for h in kept], labels.tolist(), _named_topics(kept))
     themes = []
     for g in order:
         members = np.flatnonzero(labels == g)

@@ -186,8 +186,14 @@ def _pdf_table(pdf: _BriefPDF, block: MdBlock) -> None:
         return
     pdf.set_font(pdf.family, "", 8.5)
     width = max(len(r) for r in block.rows)
-    # Columns share the page by what they hold, never narrower than their longest word.
-    weights = column_widths(block.rows, pdf.epw, char_width=1.7, padding=2.6)
+
+    # Columns share the page by what they hold, never narrower than their widest word.
+    def measure(word: str, bold: bool) -> float:
+        pdf.set_font(pdf.family, "B" if bold else "", 8.5)
+        return pdf.get_string_width(pdf.text_of(word))
+
+    weights = column_widths(block.rows, pdf.epw, measure, padding=3.4)
+    pdf.set_font(pdf.family, "", 8.5)
     with pdf.table(
         line_height=4.4,
         text_align="LEFT",
