@@ -499,7 +499,9 @@ def hostile_index(tmp_path_factory, make_tiny_pdf, embedder_factory):
     index.close()
 
 
-def _script_brief(index, embedder, question="What did the homework club exported notes show?"):
+def _script_brief(
+    index, embedder, question="What did teachers find in the exported notes every week?"
+):
     hits = search(index, embedder, question, SearchSettings(k=5))
     content = synthesize(index, embedder, question, hits)
     quoted = [q for q in content.all_quotes() if "<script>" in q.text]
