@@ -6,7 +6,8 @@ For each question the brief is built with the real search, synthesis and templat
 rendered Markdown is checked:
 
 - findings: share of key messages (theme leads) that state a result. The judge is a rule of its
-  own below (`RESULT`: a change, a comparison or a printed size), not the brief's classifier.
+  own below (`RESULT`: a change, a comparison or a printed size), not the brief's classifier;
+  a second column counts key messages that are one of their document's study-record findings.
 - fragments: printed quotes that open leaning on a sentence they do not include (This, They,
   However, ...) or end in a colon (`synth.brief.quotes.depends_on_predecessor`).
 - repeats: sentences printed more than once, outside the intended key-message / theme-lead pair.
@@ -122,6 +123,7 @@ class Result:
     question: str
     key_messages: int = 0
     findings: int = 0
+    record_findings: int = 0
     fragments: int = 0
     repeats: int = 0
     titles: int = 0
@@ -207,6 +209,7 @@ def _evaluate(index, embedder, taxonomy, template, question, where, expected) ->
     leads = [t.key_message for t in content.themes if getattr(t, "key_message", None) is not None]
     res.key_messages = len(leads)
     res.findings = sum(bool(RESULT.search(q.text)) for q in leads)
+    res.record_findings = sum(getattr(q, "finding", None) is not None for q in leads)
     # fragments and repeats, on what is printed
     from synth.brief.quotes import depends_on_predecessor, introduces_list
 
@@ -266,11 +269,13 @@ def _table(results: list[Result]) -> str:
         km = sum(r.key_messages for r in rs)
         found = sum(r.findings for r in rs)
         share = f"{found}/{km} ({found / km:.0%})" if km else "0/0"
+        rec = sum(r.record_findings for r in rs)
+        rec_share = f"{rec}/{km} ({rec / km:.0%})" if km else "0/0"
         exp = [r for r in rs if r.warning_expected]
         hits = sum(r.warning_raised for r in exp)
         false = sum(r.warning_raised for r in rs if not r.warning_expected)
         return (
-            f"| {name} | {len(rs)} | {share} | {sum(r.fragments for r in rs)} | "
+            f"| {name} | {len(rs)} | {share} | {rec_share} | {sum(r.fragments for r in rs)} | "
             f"{sum(r.repeats for r in rs)} | {sum(r.keyword_titles for r in rs)}/"
             f"{sum(r.titles for r in rs)} | {sum(r.empty_with_evidence for r in rs)} | "
             f"{sum(r.uncovered for r in rs)}/{sum(r.passages for r in rs)} | {hits}/{len(exp)} "
@@ -278,10 +283,11 @@ def _table(results: list[Result]) -> str:
         )
 
     lines = [
-        "| template | questions | key messages stating a finding | fragments | repeats | "
+        "| template | questions | key messages stating a finding | ... that are a study "
+        "record's finding | fragments | repeats | "
         "keyword titles | empty sections with evidence | passages not quoted | context "
         "warnings raised when expected |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for template in ("learning-brief", "practitioner-brief", "policy-brief"):
         lines.append(row(template, [r for r in results if r.template == template]))

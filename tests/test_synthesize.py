@@ -162,6 +162,25 @@ def test_key_messages_are_findings_and_quotes_are_not_fragments(corpus_brief):
         assert not quote.text.rstrip().endswith(":")
 
 
+def test_key_messages_come_from_study_record_findings_strongest_design_first(
+    corpus_brief, corpus_index
+):
+    _, content = corpus_brief
+    records = corpus_index.studies()
+    from synth.brief.findings import strength
+
+    matched = [q for q in content.key_messages if q.finding is not None]
+    assert len(matched) >= 0.8 * len(content.key_messages)
+    for quote in matched:
+        spans = [(f.page, f.start, f.end) for f in records[quote.doc_id].findings]
+        assert (quote.finding.page, quote.finding.start, quote.finding.end) in spans
+        assert quote.detail and quote.finding.start < quote.end and quote.start < quote.finding.end
+        if quote.finding.effect is not None:
+            assert quote.finding.effect.text in quote.detail
+    order = [strength(records.get(q.doc_id)) for q in content.key_messages]
+    assert order == sorted(order, reverse=True)
+
+
 def test_every_passage_is_quoted_somewhere(corpus_brief, corpus_index):
     hits, content = corpus_brief
     usable = [h for h in hits if not SKIP_SECTION.search(h.section)]

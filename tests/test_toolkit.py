@@ -711,8 +711,25 @@ def test_cli_links_checked_against_the_index(
     assert 0 <= result["suggestion"]["padlocks"] <= 5
     doc_ids = {c.rsplit("-", 1)[0] for c in (tutoring, tarl)}
     assert result["summary"]["contexts"]["phase"] == _tag_union(corpus_index, doc_ids, "phase")
+    effect = result["effect_size"]
+    assert effect["label"] == "suggestion"
+    records = corpus_index.studies(sorted(doc_ids))
+    printed = [
+        (e.value, f.page)
+        for r in records.values()
+        for f in r.findings
+        for e in f.effects
+        if e.unit in ("d", "g", "sd")
+    ]
+    assert [(e["value"], e["page"]) for e in effect["effects"]] == printed
+    assert printed, "the tutoring trial's record prints standardised effect sizes"
+    if printed:  # the range is the printed sizes' range, each with its source and page
+        assert (effect["low"], effect["high"]) == (min(printed)[0], max(printed)[0])
+        assert effect["n_studies"] >= 1 and all(
+            e["source"].endswith(".pdf") for e in effect["effects"]
+        )
     code, out, _ = _run(capsys, "toolkit", "suggest", "tutoring", "--apply", *index, *tk)
-    assert code == 0 and "suggested padlocks" in out
+    assert code == 0 and "suggested padlocks" in out and "suggested effect size" in out
     code, out, _ = _run(capsys, "toolkit", "show", "tutoring", "--format", "html", *tk)
     assert LINKED[0] in out and LINKED[1] in out and LINKED[2] not in out
     assert "Look beyond the headlines" in out

@@ -34,6 +34,8 @@ class Pool:
     relevance: np.ndarray
     theme_of: np.ndarray  # theme id of each unit's passage
     n_hits: int
+    # 0..1: a study record's finding, with a printed size, from a strong design
+    evidence: np.ndarray | None = None
 
 
 @dataclass
@@ -99,6 +101,8 @@ def _leads(
             if pool.theme_of[i] == g and pool.roles[i] == "finding"
         ]
         score = 0.4 * (pool.vectors @ centres[g]) + 0.4 * pool.relevance + 0.2 * pool.role_strength
+        if pool.evidence is not None:  # a record's finding with a printed size leads
+            score = score + 0.6 * pool.evidence
         pick = _mmr([i for i in mine if ledger.free(i)], score, pool.vectors, chosen, LEAD_LAMBDA)
         alloc.leads[g] = pick
         if pick is not None:

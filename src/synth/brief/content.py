@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from synth import __version__
+from synth.models import Finding
 
 from .context import ContextFit
 from .references import Reference
@@ -26,6 +27,8 @@ class Quote:
     score: float = 0.0
     cite: str = ""  # APA in-text citation of its source, e.g. "Banerjee et al., 2016"
     role: str = ""  # what the sentence does (synth.brief.roles), e.g. "finding"
+    finding: Finding | None = None  # the study record's finding this sentence is, if any
+    detail: str = ""  # "Positive, reading, 0.24 SD; from a trial in South Africa, primary"
 
 
 @dataclass(frozen=True)

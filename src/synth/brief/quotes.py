@@ -44,14 +44,28 @@ IMPERSONAL = re.compile(
 )
 
 
+# "Over a term, this amounts to...": a short introductory phrase, then the real opener.
+LEAD_IN = re.compile(r"^(?:[^,;:.]{1,40}),\s+(?=\w)")
+# Pronouns that point back wherever they stand as the subject after a lead-in.
+BACK_POINTING = re.compile(
+    r"^(this|these|that|those|it|its|they|their|such|he|she)\b(?! (is|was) (important|"
+    r"essential|worth|clear|likely)\b)",
+    re.I,
+)
+
+
 def depends_on_predecessor(text: str) -> bool:
-    """True when a sentence leans on the one before it (This/They/However..., or lowercase)."""
+    """True when a sentence leans on the one before it (This/They/However..., or lowercase),
+    also after a short lead-in ("Over a term, this amounts to...")."""
     stripped = text.lstrip("“\"'‘(- ")
     if not stripped:
         return False
     if stripped[0].islower():
         return True
-    return bool(DEPENDENT_OPENER.match(stripped)) and not IMPERSONAL.match(stripped)
+    if DEPENDENT_OPENER.match(stripped) and not IMPERSONAL.match(stripped):
+        return True
+    lead = LEAD_IN.match(stripped)
+    return bool(lead) and bool(BACK_POINTING.match(stripped[lead.end() :]))
 
 
 def introduces_list(text: str) -> bool:

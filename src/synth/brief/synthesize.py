@@ -19,7 +19,8 @@ import numpy as np
 
 from synth.index import Index
 from synth.ingest.embed import Embedder
-from synth.models import Filters, Hit
+from synth.models import Filters, Hit, StudyRecord
+from synth.taxonomy import load_taxonomy
 
 from .allocate import Allocation, Pool, allocate
 from .cluster import choose_themes, near_duplicates
@@ -36,12 +37,12 @@ from .content import (
     Theme,
 )
 from .context import context_fit, theme_note
+from .findings import describe_theme, finding_detail, match_findings, profile, strength
 from .quotes import Units, candidate_units, verify_quote
 from .references import Reference, finish_references, reference_for
 from .roles import ROLES, role_scores, roles_from_scores
 from .sections import SECTIONS, layout_for
-from .titles import theme_titles
-from .wording import describe_studies
+from .titles import named_topics, theme_titles
 
 # Passages that cite, list or thank, and web-page furniture, are not evidence to quote or count.
 SKIP_SECTION = re.compile(
@@ -264,8 +265,6 @@ def _sources(
 
 # ---------------------------------------------------------------- themes
 
-DESIGN_STRENGTH = {"systematic-review": 4, "rct": 3, "quasi-experimental": 2}
-
 
 def _pool(
     embedder: Embedder,
@@ -274,8 +273,11 @@ def _pool(
     kept_vectors: np.ndarray,
     found: Units,
     labels: np.ndarray,
+    records: dict[str, StudyRecord],
 ) -> Pool:
-    """Embed each unit, give it a role and a relevance to the question."""
+    """Embed each unit, give it a role and a relevance to the question. A unit that is one of
+    its study record's findings is a finding, carries the record's direction, outcome and size,
+    and weighs more as a key message the stronger its design and when a size is printed."""
     units = found.units
     vectors = _unit(embedder.encode([u.quote.text for u in units]))
     mains = [u.main for u in units]
@@ -285,61 +287,28 @@ def _pool(
         main_vectors[paired] = _unit(embedder.encode([mains[i] for i in paired]))
     scores = role_scores(mains, [kept[u.hit].section for u in units], main_vectors, embedder)
     roles = roles_from_scores(scores)
-    for unit, role in zip(units, roles, strict=True):
-        unit.quote = replace(unit.quote, role=role)
     own = scores[np.arange(len(units)), [ROLES.index(r) for r in roles]]
+    matched = match_findings(units, records)
+    evidence = np.zeros(len(units), dtype="float32")
+    taxonomy = load_taxonomy()
+    for i, unit in enumerate(units):
+        record = records.get(unit.quote.doc_id)
+        finding = matched.get(i)
+        if finding is not None:
+            roles[i], own[i] = "finding", max(float(own[i]), 3.0)
+            evidence[i] = 0.4 + 0.4 * (finding.effect is not None) + 0.2 * strength(record) / 4
+        detail = finding_detail(finding, profile(record, taxonomy))
+        unit.quote = replace(unit.quote, role=roles[i], finding=finding, detail=detail)
     target = embedder.encode_query(question) if question.strip() else kept_vectors.mean(0)
     target = target / (np.linalg.norm(target) or 1.0)
     return Pool(
         units, roles, np.tanh(own / 3), vectors, vectors @ target,
-        labels[[u.hit for u in units]], len(kept),
+        labels[[u.hit for u in units]], len(kept), evidence,
     )  # fmt: skip
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-def _study_phrase(docs: list[str], hits: list[Hit], studies: _Studies) -> str:
-    """'2 trials in Ghana and Kenya, both primary' for the studies behind a theme."""
-    from synth.taxonomy import load_taxonomy
-
-    facets = load_taxonomy().facets
-    by_study: dict[str, dict[str, set[str]]] = {}
-    for h in hits:
-        if h.doc_id in docs:
-            entry = by_study.setdefault(
-                studies.find(h.doc_id), {"design": set(), "country": set(), "phase": set()}
-            )
-            for name in entry:
-                entry[name].update(h.facets.get(name, []))
-    designs = [
-        max(e["design"], key=lambda d: DESIGN_STRENGTH.get(d, 0)) if e["design"] else None
-        for e in by_study.values()
-    ]
-    countries = [
-        sorted(facets["country"].label_of(c) for c in e["country"]) for e in by_study.values()
-    ]
-    phases = [sorted(facets["phase"].label_of(p) for p in e["phase"]) for e in by_study.values()]
-    return describe_studies(designs, countries, phases)
-
-
-def _named_topics(hits: list[Hit]) -> list[list[str]]:
-    """Each passage's topic labels, counting a topic only where the passage names it (label or
-    synonym): a theme is titled "Tutoring" only if its passages speak of tutoring."""
-    from synth.taxonomy import load_taxonomy
-
-    facet = load_taxonomy().facets["topic"]
-    out = []
-    for h in hits:
-        text = h.text.lower()
-        named = [
-            facet.by_id[t]
-            for t in h.facets.get("topic", [])
-            if t in facet.by_id and any(p.lower() in text for p in facet.by_id[t].phrases)
-        ]
-        out.append([v.label for v in named])
-    return out
 
 
 def _themes(
@@ -349,6 +318,7 @@ def _themes(
     labels: np.ndarray,
     studies: _Studies,
     layout: tuple[str, ...],
+    records: dict[str, StudyRecord],
 ) -> tuple[list[Theme], Allocation]:
     """Allocate units, then build the themes: lead finding, support, title, study counts."""
     groups = sorted(set(labels.tolist()))
@@ -358,7 +328,7 @@ def _themes(
     }
     order = sorted(groups, key=lambda g: (-n_studies[g], int(np.flatnonzero(labels == g)[0])))
     alloc = allocate(pool, order, centres, layout)
-    titles = theme_titles([h.text for h in kept], labels.tolist(), _named_topics(kept))
+    titles = theme_titles([h.text for h in kept], labels.tolist(), named_topics(kept))
     themes = []
     for g in order:
         members = np.flatnonzero(labels == g)
@@ -376,15 +346,21 @@ def _themes(
                 doc_ids=docs,
                 headings=[h for h, _ in headings.most_common(3)],
                 label_source=title.source if title else "",
-                studies_text=_study_phrase(docs, kept, studies),
+                studies_text=describe_theme(
+                    list(dict.fromkeys(studies.find(d) for d in docs)), kept, records
+                ),
             )
         )
-    # Themes with a finding first, the most relevant finding leading (stable otherwise).
-    relevance = {
-        id(t): float(pool.relevance[alloc.leads[g]]) if alloc.leads.get(g) is not None else -9.0
-        for g, t in zip(order, themes, strict=True)
-    }
-    themes.sort(key=lambda t: -relevance[id(t)])
+    # Themes with a finding first: the strongest design, then the most relevant finding.
+    rank: dict[int, tuple[float, float]] = {}
+    for g, theme in zip(order, themes, strict=True):
+        lead = alloc.leads.get(g)
+        if lead is None:
+            rank[id(theme)] = (-1.0, -9.0)
+            continue
+        record = records.get(pool.units[lead].quote.doc_id)
+        rank[id(theme)] = (float(strength(record)), float(pool.relevance[lead]))
+    themes.sort(key=lambda t: (-rank[id(t)][0], -rank[id(t)][1]))
     return themes, alloc
 
 
@@ -455,8 +431,9 @@ def synthesize(
     pool, used = None, set()
     if found.units:
         labels = choose_themes(kept_vectors, max_k=n_messages)
-        pool = _pool(embedder, question, kept, kept_vectors, found, labels)
-        content.themes, alloc = _themes(pool, kept, kept_vectors, labels, studies, layout)
+        records = index.studies(list({h.doc_id for h in kept})) if hasattr(index, "studies") else {}
+        pool = _pool(embedder, question, kept, kept_vectors, found, labels, records)
+        content.themes, alloc = _themes(pool, kept, kept_vectors, labels, studies, layout, records)
         content.key_messages = [t.key_message for t in content.themes if t.key_message is not None]
         used = alloc.used
         for name, units in alloc.sections.items():

@@ -196,3 +196,21 @@ def theme_titles(
             taken.add(phrase[0])
             out[theme] = Title(phrase[1], source)
     return out
+
+
+def named_topics(hits: Sequence) -> list[list[str]]:
+    """Each passage's topic labels, counting a topic only where the passage names it (label or
+    synonym): a theme is titled "Tutoring" only if its passages speak of tutoring."""
+    from synth.taxonomy import load_taxonomy
+
+    facet = load_taxonomy().facets["topic"]
+    out = []
+    for h in hits:
+        text = h.text.lower()
+        named = [
+            facet.by_id[t]
+            for t in h.facets.get("topic", [])
+            if t in facet.by_id and any(p.lower() in text for p in facet.by_id[t].phrases)
+        ]
+        out.append([v.label for v in named])
+    return out

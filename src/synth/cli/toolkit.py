@@ -276,6 +276,7 @@ def _tk_suggest(args: argparse.Namespace) -> int:
     from synth.toolkit.evidence import (
         refresh_from_index,
         resolve_links,
+        suggest_effect_size,
         suggest_padlocks,
         summarise_evidence,
     )
@@ -285,14 +286,25 @@ def _tk_suggest(args: argparse.Namespace) -> int:
         checked = replace(entry, links=resolve_links(entry.links, index))
         summary = summarise_evidence(checked, index)
         suggestion = suggest_padlocks(summary)
+        effect = suggest_effect_size(checked, index)
         version = None
         if args.apply:
             note = args.note or f"evidence refreshed from index build {index.build_id}"
             version = store.save(refresh_from_index(entry, index), note, args.author)
     if args.json:
-        out = {"suggestion": asdict(suggestion), "summary": asdict(summary)}
+        out = {
+            "suggestion": asdict(suggestion),
+            "effect_size": {**asdict(effect), "label": "suggestion", "text": effect.text},
+            "summary": asdict(summary),
+        }
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
+        entered = "not set" if entry.effect_size is None else f"{entry.effect_size:g}"
+        print(f"suggested effect size: {effect.text} (curator: {entered})")
+        for e in effect.effects:
+            print(f"  {e.text} ({e.unit}): {e.source}, p. {e.page}: {e.sentence}")
+        for e in effect.other_units:
+            print(f"  not pooled, {e.unit}: {e.text}: {e.source}, p. {e.page}")
         curator = "not set" if entry.padlocks is None else f"{entry.padlocks}/5"
         print(f"suggested padlocks: {suggestion.padlocks}/5 (curator: {curator})")
         for reason in suggestion.reasons:
