@@ -36,6 +36,9 @@ class Pool:
     n_hits: int
     # 0..1: a study record's finding, with a printed size, from a strong design
     evidence: np.ndarray | None = None
+    # False where a unit may not lead a theme: its document has a study record and the unit
+    # is none of the record's findings (key messages come from the records' findings)
+    may_lead: np.ndarray | None = None
 
 
 @dataclass
@@ -98,7 +101,9 @@ def _leads(
         mine = [
             i
             for i in range(len(pool.units))
-            if pool.theme_of[i] == g and pool.roles[i] == "finding"
+            if pool.theme_of[i] == g
+            and pool.roles[i] == "finding"
+            and (pool.may_lead is None or pool.may_lead[i])
         ]
         score = 0.4 * (pool.vectors @ centres[g]) + 0.4 * pool.relevance + 0.2 * pool.role_strength
         if pool.evidence is not None:  # a record's finding with a printed size leads

@@ -4,7 +4,9 @@ The asked context comes from the search filters and from words in the question (
 "rural", a country, a region, "low-income countries"). Each study's context comes from its
 study record when the index has one (where it took place, its phase and setting), otherwise from
 its document tags. The brief then says plainly which studies match and where the others come
-from; a warning is raised when fewer than half of the studies with a known value match.
+from. A warning is raised when the study search ranks closest to the question does not come
+from the asked context (or does not say), or when no study with a known value does: a brief's
+other studies are often there for a neighbouring topic, so their share alone would cry wolf.
 """
 
 from __future__ import annotations
@@ -57,12 +59,8 @@ class FacetFit:
         return self.n_studies - self.unknown
 
     @property
-    def warning(self) -> bool:
-        return (
-            self.known > 0
-            and len(self.matching) < MATCH_SHARE * self.known
-            or (self.known == 0 and self.n_studies > 0)
-        )
+    def mostly_elsewhere(self) -> bool:
+        return self.known > 0 and len(self.matching) < MATCH_SHARE * self.known
 
 
 @dataclass(frozen=True)
@@ -72,11 +70,13 @@ class ContextFit:
     asked_from: str  # "filters", "question", "filters and question" or "" when nothing was asked
     facets: list[FacetFit] = field(default_factory=list)
     statements: list[str] = field(default_factory=list)
-    lead_mismatch: bool = False  # no study behind the first key message matches
+    top_mismatch: bool = False  # the study most relevant to the question does not fit
 
     @property
     def warning(self) -> bool:
-        return self.lead_mismatch or any(f.warning for f in self.facets)
+        """Raised when the most relevant study does not (or does not say it does) fit the asked
+        context, or when no study with a known value fits it."""
+        return self.top_mismatch or any(f.known and not f.matching for f in self.facets)
 
     @property
     def asked(self) -> bool:
@@ -184,7 +184,7 @@ def _statement(fit: FacetFit) -> str:
     rest = "; ".join(x for x in (f"{come} from {others}" if others else "", unknown) if x)
     verdict = (
         " Most of the evidence comes from other contexts: weigh it with that in mind."
-        if fit.warning
+        if fit.mostly_elsewhere
         else ""
     )
     verb = "comes" if len(fit.matching) == 1 else "come"
@@ -215,10 +215,11 @@ def context_fit(
     filters: Filters | None,
     studies: list[str],
     cites: dict[str, str],
-    lead_docs: list[str] | None = None,
+    top: str | None = None,
 ) -> tuple[ContextFit, dict[str, set[str]], dict[str, dict[str, set[str]]]]:
-    """Compare the asked context with each study's (one entry per study, by doc id); also
-    returns the asked values and each study's values, for notes on single themes."""
+    """Compare the asked context with each study's (one entry per study, by doc id, `top` the
+    one search ranked first); also returns the asked values and each study's values, for
+    notes on single themes."""
     taxonomy = load_taxonomy()
     asked, asked_from = asked_context(question, filters, taxonomy)
     if not asked or not studies:
@@ -249,11 +250,34 @@ def context_fit(
             )
         )
     statements = [_statement(f) for f in fits]
-    lead = [d for d in lead_docs or [] if d in contexts]
-    lead_mismatch = bool(lead) and bool(theme_note(asked, contexts, lead))
-    if lead_mismatch and not any(f.warning for f in fits):
-        statements.append(
-            "The first key message comes from a different context from the one you asked "
-            "about: check whether its finding is likely to hold in yours."
-        )
-    return ContextFit(asked_from, fits, statements, lead_mismatch), asked, contexts
+    top_mismatch = False
+    if top in contexts:
+        misses = _top_misses(asked, contexts[top], taxonomy)
+        if misses:
+            top_mismatch = True
+            statements.append(
+                f"The study closest to your question ({cites.get(top, top)}) "
+                f"{' and '.join(misses)}: check whether its findings are likely to hold in "
+                "your context before acting on them."
+            )
+    return ContextFit(asked_from, fits, statements, top_mismatch), asked, contexts
+
+
+def _top_misses(
+    asked: dict[str, set[str]], values: dict[str, set[str]], taxonomy: Taxonomy
+) -> list[str]:
+    """What the top study lacks: "comes from primary schools, not secondary schools" or "does
+    not say whether it comes from rural settings"."""
+    misses = []
+    for facet, wanted in asked.items():
+        label = taxonomy.facets[facet].label_of
+        names = sorted(label(v) for v in wanted)
+        names = [n.lower() for n in names] if facet in ("phase", "setting") else names
+        asked_text = NOUNS[facet].format(_names(names))
+        if not values[facet]:
+            misses.append(f"does not say whether it comes from {asked_text}")
+        elif not values[facet] & wanted:
+            have = sorted(label(v) for v in values[facet])
+            have = [n.lower() for n in have] if facet in ("phase", "setting") else have
+            misses.append(f"comes from {NOUNS[facet].format(_names(have))}, not {asked_text}")
+    return misses

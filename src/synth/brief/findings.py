@@ -54,7 +54,8 @@ def strength(record: StudyRecord | None) -> int:
 
 
 def match_findings(units: list[Unit], records: dict[str, StudyRecord]) -> dict[int, Finding]:
-    """Units whose last sentence is (or overlaps) one of its document's record findings."""
+    """Units whose last sentence is (or overlaps) one of its document's record findings that
+    states a direction or prints a size (a result, not a sentence about the study)."""
     out: dict[int, Finding] = {}
     for i, unit in enumerate(units):
         record = records.get(unit.quote.doc_id)
@@ -62,6 +63,8 @@ def match_findings(units: list[Unit], records: dict[str, StudyRecord]) -> dict[i
             continue
         page, start, end = unit.sentences[-1]
         for finding in record.findings:
+            if not (finding.direction or finding.effects):
+                continue
             if finding.page == page and finding.start < end and start < finding.end:
                 out[i] = finding
                 break

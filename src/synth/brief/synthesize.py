@@ -152,7 +152,7 @@ def _count_evidence(
     return counts, per_study
 
 
-# ---------------------------------------------------------------- assembly
+# ---------------------------------------------------------------- context, sources, citations
 
 
 def _fit_context(
@@ -166,9 +166,8 @@ def _fit_context(
     """The brief's context fit, and a note on each theme none of whose studies fit."""
     study_ids = list(dict.fromkeys(s.doc_id for s in content.sources))
     cites = {d: refs[d].in_text for d in study_ids}
-    lead = next((t for t in content.themes if t.key_message is not None), None)
-    lead_docs = [studies.find(d) for d in lead.doc_ids] if lead else []
-    fit, asked, contexts = context_fit(index, question, filters, study_ids, cites, lead_docs)
+    top = study_ids[0] if study_ids else None  # sources follow search's ranking
+    fit, asked, contexts = context_fit(index, question, filters, study_ids, cites, top)
     content.context = fit
     content.themes = [
         replace(t, context_note=theme_note(asked, contexts, [studies.find(d) for d in t.doc_ids]))
@@ -290,12 +289,13 @@ def _pool(
     own = scores[np.arange(len(units)), [ROLES.index(r) for r in roles]]
     matched = match_findings(units, records)
     evidence = np.zeros(len(units), dtype="float32")
+    may_lead = np.array([u.quote.doc_id not in records for u in units], dtype=bool)
     taxonomy = load_taxonomy()
     for i, unit in enumerate(units):
         record = records.get(unit.quote.doc_id)
         finding = matched.get(i)
         if finding is not None:
-            roles[i], own[i] = "finding", max(float(own[i]), 3.0)
+            roles[i], own[i], may_lead[i] = "finding", max(float(own[i]), 3.0), True
             evidence[i] = 0.4 + 0.4 * (finding.effect is not None) + 0.2 * strength(record) / 4
         detail = finding_detail(finding, profile(record, taxonomy))
         unit.quote = replace(unit.quote, role=roles[i], finding=finding, detail=detail)
@@ -303,7 +303,7 @@ def _pool(
     target = target / (np.linalg.norm(target) or 1.0)
     return Pool(
         units, roles, np.tanh(own / 3), vectors, vectors @ target,
-        labels[[u.hit for u in units]], len(kept), evidence,
+        labels[[u.hit for u in units]], len(kept), evidence, may_lead,
     )  # fmt: skip
 
 
@@ -365,27 +365,6 @@ def _themes(
 
 
 # ---------------------------------------------------------------- assembly
-
-
-def _fit_context(
-    content: BriefContent,
-    index: Index,
-    question: str,
-    filters: Filters | None,
-    studies: _Studies,
-    refs: dict[str, Reference],
-) -> None:
-    """The brief's context fit, and a note on each theme none of whose studies fit."""
-    study_ids = list(dict.fromkeys(s.doc_id for s in content.sources))
-    cites = {d: refs[d].in_text for d in study_ids}
-    lead = next((t for t in content.themes if t.key_message is not None), None)
-    lead_docs = [studies.find(d) for d in lead.doc_ids] if lead else []
-    fit, asked, contexts = context_fit(index, question, filters, study_ids, cites, lead_docs)
-    content.context = fit
-    content.themes = [
-        replace(t, context_note=theme_note(asked, contexts, [studies.find(d) for d in t.doc_ids]))
-        for t in content.themes
-    ]
 
 
 def synthesize(

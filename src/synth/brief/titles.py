@@ -36,6 +36,8 @@ GENERIC = {
     "work", "class", "classroom", "lesson", "country", "district", "team", "share", "half",
     "third", "quarter", "rest", "majority", "minority", "end", "start", "impact", "outcome",
     "gain", "score", "test", "percent", "cent", "per", "average", "most", "many", "few", "%",
+    "support", "trial", "strategy", "gap", "activity", "model", "catch", "girl",
+    "boy", "parent", "system", "practice", "department",
 }  # fmt: skip
 
 
@@ -150,7 +152,8 @@ def _best_phrase(
         spread = in_other[key] / len(others) if others else 0.0
         freq = sum(surfaces[key].values())
         words = len(key.split())
-        score = coverage - 0.8 * spread + 0.08 * min(words, 3) + 0.01 * math.log1p(freq)
+        # A phrase of two or three words names a theme better than a lone noun.
+        score = coverage - 0.8 * spread + 0.15 * min(words, 3) + 0.01 * math.log1p(freq)
         if score > best_score:
             best, best_score = key, score
     if best is None:
