@@ -88,7 +88,7 @@ def test_brief_has_themes_messages_and_sources(brief, corpus_index):
     leads = [t.key_message for t in content.themes if t.key_message is not None]
     assert content.key_messages == leads and leads
     assert len({q.text for q in content.key_messages}) == len(content.key_messages)
-    assert all(q.role == "finding" for q in content.key_messages)
+    assert all(q.role == "finding" or q.finding is not None for q in content.key_messages)
     for theme in content.themes:
         assert theme.label and theme.n_passages >= 1 and theme.studies_text
     assert content.provenance.k == len(hits)

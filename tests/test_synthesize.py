@@ -155,8 +155,8 @@ def test_sections_follow_roles_and_no_sentence_is_printed_twice(corpus_brief):
 def test_key_messages_are_findings_and_quotes_are_not_fragments(corpus_brief):
     _, content = corpus_brief
     assert content.key_messages
-    for quote in content.key_messages:
-        assert quote.role == "finding"
+    for quote in content.key_messages:  # a record's finding, or (no record) a finding sentence
+        assert quote.finding is not None or quote.role == "finding"
     for quote in content.all_quotes():
         assert not depends_on_predecessor(quote.text), quote.text
         assert not quote.text.rstrip().endswith(":")

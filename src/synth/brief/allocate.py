@@ -39,6 +39,12 @@ class Pool:
     # False where a unit may not lead a theme: its document has a study record and the unit
     # is none of the record's findings (key messages come from the records' findings)
     may_lead: np.ndarray | None = None
+    # the role classifier's word where a record made a unit a finding: such a unit can still
+    # fill that role's section, and leads a theme only if nothing else can
+    classified: list[str] | None = None
+
+    def section_role(self, i: int) -> set[str]:
+        return {self.roles[i], self.classified[i] if self.classified else self.roles[i]}
 
 
 @dataclass
@@ -95,7 +101,9 @@ def _leads(
     centres: dict[int, np.ndarray],
     ledger: _Ledger,
     alloc: Allocation,
+    layout: tuple[str, ...],
 ) -> None:
+    reserved = {r for name in layout for r in SECTIONS_BY_NAME[name].roles}
     chosen: list[int] = []
     for g in themes:
         mine = [
@@ -108,7 +116,11 @@ def _leads(
         score = 0.4 * (pool.vectors @ centres[g]) + 0.4 * pool.relevance + 0.2 * pool.role_strength
         if pool.evidence is not None:  # a record's finding with a printed size leads
             score = score + 0.6 * pool.evidence
-        pick = _mmr([i for i in mine if ledger.free(i)], score, pool.vectors, chosen, LEAD_LAMBDA)
+        free = [i for i in mine if ledger.free(i)]
+        # A finding the classifier also reads as, say, a recommendation is kept for that
+        # section when the template prints one, unless the theme has no other finding.
+        spare = [i for i in free if not (pool.section_role(i) - {"finding"}) & reserved]
+        pick = _mmr(spare or free, score, pool.vectors, chosen, LEAD_LAMBDA)
         alloc.leads[g] = pick
         if pick is not None:
             chosen.append(pick)
@@ -125,7 +137,7 @@ def _sections(pool: Pool, layout: tuple[str, ...], ledger: _Ledger, alloc: Alloc
             order = [
                 i
                 for i in range(len(pool.units))
-                if pool.roles[i] in roles
+                if pool.section_role(i) & set(roles)
                 and ledger.free(i)
                 and pool.units[i].quote.doc_id not in docs
             ]
@@ -183,7 +195,7 @@ def _cover(pool: Pool, layout: tuple[str, ...], ledger: _Ledger, alloc: Allocati
         best = max(options, key=lambda i: rank[i])
         ledger.take(best, alloc)
         covered.add(hit)
-        section = home.get(pool.roles[best])
+        section = next((home[r] for r in sorted(pool.section_role(best)) if r in home), None)
         if section is not None:
             alloc.sections[section].append(best)
         else:
@@ -196,7 +208,7 @@ def allocate(
     """Place units: theme leads, sections, theme support, then one for each uncovered passage."""
     alloc = Allocation()
     ledger = _Ledger(pool)
-    _leads(pool, themes, centres, ledger, alloc)
+    _leads(pool, themes, centres, ledger, alloc, layout)
     _sections(pool, layout, ledger, alloc)
     _support(pool, themes, ledger, alloc)
     _cover(pool, layout, ledger, alloc)

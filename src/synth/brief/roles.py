@@ -257,6 +257,7 @@ def _prototype_vectors(embedder: Embedder) -> tuple[np.ndarray, np.ndarray]:
 def prototype_scores(vectors: np.ndarray, embedder: Embedder) -> np.ndarray:
     """(n, roles): the mean of each role's two closest prototypes, centred per sentence."""
     protos, owner = _prototype_vectors(embedder)
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     sims = vectors @ protos.T
     out = np.zeros((len(vectors), len(ROLES)), dtype="float32")
     for r in range(len(ROLES)):

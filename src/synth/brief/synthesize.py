@@ -286,6 +286,7 @@ def _pool(
         main_vectors[paired] = _unit(embedder.encode([mains[i] for i in paired]))
     scores = role_scores(mains, [kept[u.hit].section for u in units], main_vectors, embedder)
     roles = roles_from_scores(scores)
+    classified = list(roles)
     own = scores[np.arange(len(units)), [ROLES.index(r) for r in roles]]
     matched = match_findings(units, records)
     evidence = np.zeros(len(units), dtype="float32")
@@ -298,12 +299,12 @@ def _pool(
             roles[i], own[i], may_lead[i] = "finding", max(float(own[i]), 3.0), True
             evidence[i] = 0.4 + 0.4 * (finding.effect is not None) + 0.2 * strength(record) / 4
         detail = finding_detail(finding, profile(record, taxonomy))
-        unit.quote = replace(unit.quote, role=roles[i], finding=finding, detail=detail)
+        unit.quote = replace(unit.quote, role=classified[i], finding=finding, detail=detail)
     target = embedder.encode_query(question) if question.strip() else kept_vectors.mean(0)
     target = target / (np.linalg.norm(target) or 1.0)
     return Pool(
         units, roles, np.tanh(own / 3), vectors, vectors @ target,
-        labels[[u.hit for u in units]], len(kept), evidence, may_lead,
+        labels[[u.hit for u in units]], len(kept), evidence, may_lead, classified,
     )  # fmt: skip
 
 
