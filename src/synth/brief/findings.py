@@ -102,9 +102,8 @@ def finding_detail(finding: Finding | None, prof: StudyProfile | None) -> str:
             parts.append(effect)
     head = ", ".join(parts)
     study = _study_words(prof)
-    if head and study:
-        return f"{head}; from {study}"
-    return head or (f"From {study}" if study else "")
+    line = f"{head}; from {study}" if head and study else head or (f"from {study}" if study else "")
+    return line[:1].upper() + line[1:]
 
 
 def describe_theme(study_ids: list[str], hits: list[Hit], records: dict[str, StudyRecord]) -> str:

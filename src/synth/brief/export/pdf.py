@@ -171,6 +171,20 @@ class _BriefPDF(_ReportPDF):
         return text if self.unicode else _latin1(text)
 
     def runs(self, runs: list[Run], size: float, height: float) -> None:
+        """Write styled runs; a space between two runs goes to the second, so fpdf can break the
+        line there instead of inside the second run's first word ("Neg/ative")."""
+        runs = [
+            Run(" " + r.text, r.bold, r.italic, r.code)
+            if i and runs[i - 1].text.endswith(" ") and not r.text.startswith(" ")
+            else r
+            for i, r in enumerate(runs)
+        ]
+        runs = [
+            Run(r.text[:-1], r.bold, r.italic, r.code)
+            if i + 1 < len(runs) and r.text.endswith(" ") and runs[i + 1].text.startswith(" ")
+            else r
+            for i, r in enumerate(runs)
+        ]
         for run in runs:
             if run.code:
                 self.set_font(self.mono, "", size - 1)
