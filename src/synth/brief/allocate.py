@@ -10,6 +10,7 @@ section of its role when the template prints it, else under its theme.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -127,27 +128,42 @@ def _leads(
             ledger.take(pick, alloc)
 
 
+def _pick_from_documents(
+    pool: Pool,
+    fits: Callable[[int], bool],
+    score: np.ndarray,
+    limit: int,
+    ledger: _Ledger,
+    alloc: Allocation,
+    lead: int | None = None,
+) -> list[int]:
+    """Up to `limit` free units that `fits` accepts, one per document (not the lead's), by
+    maximal marginal relevance; a single-document group may give a second sentence instead."""
+    docs = {pool.units[lead].quote.doc_id} if lead is not None else set()
+    picked: list[int] = []
+    while len(picked) < limit:
+        mine = [i for i in range(len(pool.units)) if fits(i) and ledger.free(i)]
+        order = [i for i in mine if pool.units[i].quote.doc_id not in docs]
+        if lead is not None and not order and not picked:
+            order = mine if len({pool.units[i].quote.doc_id for i in mine}) <= 1 else []
+        chosen = picked + ([lead] if lead is not None else [])
+        best = _mmr(order, score, pool.vectors, chosen, MMR_LAMBDA)
+        if best is None:
+            break
+        picked.append(best)
+        docs.add(pool.units[best].quote.doc_id)
+        ledger.take(best, alloc)
+    return picked
+
+
 def _sections(pool: Pool, layout: tuple[str, ...], ledger: _Ledger, alloc: Allocation) -> None:
     score = pool.relevance + 0.3 * pool.role_strength
     for name in layout:
-        roles = SECTIONS_BY_NAME[name].roles
-        picked: list[int] = []
-        docs: set[str] = set()
-        while len(picked) < QUOTES_PER_SECTION:
-            order = [
-                i
-                for i in range(len(pool.units))
-                if pool.section_role(i) & set(roles)
-                and ledger.free(i)
-                and pool.units[i].quote.doc_id not in docs
-            ]
-            best = _mmr(order, score, pool.vectors, picked, MMR_LAMBDA)
-            if best is None:
-                break
-            picked.append(best)
-            docs.add(pool.units[best].quote.doc_id)
-            ledger.take(best, alloc)
-        alloc.sections[name] = picked
+        roles = set(SECTIONS_BY_NAME[name].roles)
+        alloc.sections[name] = _pick_from_documents(
+            pool, lambda i, r=roles: bool(pool.section_role(i) & r), score,
+            QUOTES_PER_SECTION, ledger, alloc,
+        )  # fmt: skip
 
 
 def _support(pool: Pool, themes: list[int], ledger: _Ledger, alloc: Allocation) -> None:
@@ -159,25 +175,10 @@ def _support(pool: Pool, themes: list[int], ledger: _Ledger, alloc: Allocation) 
     score = pool.relevance + 0.3 * prefer
     for g in themes:
         lead = alloc.leads.get(g)
-        docs = {pool.units[lead].quote.doc_id} if lead is not None else set()
-        picked: list[int] = []
-        while len(picked) < SUPPORT_PER_THEME:
-            mine = [
-                i
-                for i in range(len(pool.units))
-                if pool.theme_of[i] == g and ledger.free(i) and pool.roles[i] != "background"
-            ]
-            order = [i for i in mine if pool.units[i].quote.doc_id not in docs]
-            if not order and not picked and len({pool.units[i].quote.doc_id for i in mine}) <= 1:
-                order = mine
-            chosen = picked + ([lead] if lead is not None else [])
-            best = _mmr(order, score, pool.vectors, chosen, MMR_LAMBDA)
-            if best is None:
-                break
-            picked.append(best)
-            docs.add(pool.units[best].quote.doc_id)
-            ledger.take(best, alloc)
-        alloc.support[g] = picked
+        alloc.support[g] = _pick_from_documents(
+            pool, lambda i, g=g: pool.theme_of[i] == g and pool.roles[i] != "background",
+            score, SUPPORT_PER_THEME, ledger, alloc, lead,
+        )  # fmt: skip
 
 
 def _cover(pool: Pool, layout: tuple[str, ...], ledger: _Ledger, alloc: Allocation) -> None:
