@@ -10,7 +10,8 @@ import pytest
 
 from synth.brief.basket import BasketError, hits_from_basket, read_basket
 from synth.brief.cluster import choose_themes, kmeans, near_duplicates, silhouette
-from synth.brief.sections import RULES, SELF_DESCRIPTION, finding_weight, topicality
+from synth.brief.quotes import depends_on_predecessor
+from synth.brief.sections import SECTIONS, SECTIONS_BY_NAME
 from synth.brief.synthesize import COUNT_FACETS, SKIP_SECTION, synthesize
 from synth.index import Index, ingest
 from synth.search import SearchSettings, search
@@ -135,29 +136,64 @@ def test_evidence_counts_distinct_documents_per_facet_value(corpus_brief):
 # ---------------------------------------------------------------- sections and messages
 
 
-def test_section_quotes_fit_their_section(corpus_brief):
-    hits, content = corpus_brief
-    section_of = {h.chunk_id: h.section for h in hits}
-    assert set(content.sections) == {r.name for r in RULES}
-    filled = 0
-    for rule in RULES:
-        quotes = content.sections[rule.name].quotes
-        assert len(quotes) <= 3
-        assert len({q.doc_id for q in quotes}) == len(quotes), "one quote per source"
-        for quote in quotes:
-            assert topicality(rule, section_of[quote.chunk_id], quote.text) > 0
-        assert not set(q.text for q in quotes) & {q.text for q in content.key_messages}
-        filled += bool(quotes)
-    assert filled >= 4
-
-
-def test_key_messages_state_findings_not_document_descriptions(corpus_brief):
+def test_sections_follow_roles_and_no_sentence_is_printed_twice(corpus_brief):
     _, content = corpus_brief
-    assert SELF_DESCRIPTION.search("This summary describes a two-year randomised trial of tutoring")
-    assert finding_weight("Findings", "Pupils gained 20% on reading tasks.") == 1.5
-    assert finding_weight("Background", "This report describes a programme in Ghana.") < 0
-    for quote in content.key_messages:
-        assert not SELF_DESCRIPTION.search(quote.text)
+    assert set(content.sections) == {s.name for s in SECTIONS}
+    filled = 0
+    for name, section in content.sections.items():
+        assert len({q.doc_id for q in section.quotes[:3]}) == len(section.quotes[:3])
+        for quote in section.quotes:
+            assert quote.role in SECTIONS_BY_NAME[name].roles
+        filled += bool(section.quotes)
+    assert filled >= 4
+    spans = [(q.doc_id, q.page, q.start) for q in content.all_quotes()]
+    assert len(spans) == len(set(spans))
+    texts = [q.text for q in content.all_quotes()]
+    assert len(texts) == len(set(texts))
+
+
+def test_key_messages_are_findings_and_quotes_are_not_fragments(corpus_brief):
+    _, content = corpus_brief
+    assert content.key_messages
+    for quote in content.key_messages:  # a record's finding, or (no record) a finding sentence
+        assert quote.finding is not None or quote.role == "finding"
+    for quote in content.all_quotes():
+        assert not depends_on_predecessor(quote.text), quote.text
+        assert not quote.text.rstrip().endswith(":")
+
+
+def test_key_messages_come_from_study_record_findings_strongest_design_first(
+    corpus_brief, corpus_index
+):
+    _, content = corpus_brief
+    records = corpus_index.studies()
+    from synth.brief.findings import strength
+
+    matched = [q for q in content.key_messages if q.finding is not None]
+    assert len(matched) >= 0.8 * len(content.key_messages)
+    for quote in matched:
+        spans = [(f.page, f.start, f.end) for f in records[quote.doc_id].findings]
+        assert (quote.finding.page, quote.finding.start, quote.finding.end) in spans
+        assert quote.detail and quote.finding.start < quote.end and quote.start < quote.finding.end
+        if quote.finding.effect is not None:
+            assert quote.finding.effect.text in quote.detail
+    order = [strength(records.get(q.doc_id)) for q in content.key_messages]
+    assert order == sorted(order, reverse=True)
+
+
+def test_every_passage_is_quoted_somewhere(corpus_brief, corpus_index):
+    hits, content = corpus_brief
+    usable = [h for h in hits if not SKIP_SECTION.search(h.section)]
+    dropped = {d.dropped_chunk for d in content.duplicates}
+    quoted = {q.chunk_id for q in content.all_quotes()}
+    missing = [
+        h.chunk_id
+        for h in usable
+        if h.chunk_id not in dropped
+        and h.chunk_id not in quoted
+        and h.chunk_id not in content.unquoted
+    ]
+    assert missing == []
 
 
 # ---------------------------------------------------------------- baskets

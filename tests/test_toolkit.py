@@ -272,6 +272,42 @@ def _entry(**changes) -> ToolkitEntry:
     return apply_changes(base, changes)
 
 
+@pytest.mark.parametrize(
+    ("typed", "value", "months"),
+    [
+        ("0,54", 0.54, 7),
+        ("-0,125", -0.125, -2),
+        (" 0,2 ", 0.2, 3),
+        ("1,5", 1.5, 12),
+        ("0.54", 0.54, 7),
+    ],
+)
+def test_an_effect_size_with_a_decimal_comma_is_read_as_a_decimal(typed, value, months):
+    entry = _entry(effect_size=typed)
+    assert (entry.effect_size, entry.impact_months) == (value, months)
+
+
+def test_thousands_separators_still_read_as_thousands_in_costs():
+    assert _entry(cost_per_pupil="1,200").cost_per_pupil == 1200.0
+    assert _entry(cost_per_pupil="1.200,50").cost_per_pupil == 1200.5
+    assert _entry(cost_per_pupil="12,50").cost_per_pupil == 12.5
+
+
+@pytest.mark.parametrize("typed", ["54", "2.01", "-3", "1,234", "0,54e3"])
+def test_effect_sizes_outside_two_are_refused_unless_confirmed(typed):
+    with pytest.raises(ToolkitError, match="outside -2 to 2"):
+        _entry(effect_size=typed)
+    base = ToolkitEntry(id="x", title="X", topic="feedback")
+    confirmed = apply_changes(base, {"effect_size": typed}, confirm_effect_size=True)
+    assert confirmed.impact_months in (12, -12)
+
+
+def test_a_stored_entry_with_a_large_effect_size_still_loads():
+    data = ToolkitEntry(id="x", title="X", topic="feedback").to_json()
+    data["effect_size"] = 54.0  # saved before the range check existed
+    assert ToolkitEntry.from_json(data).effect_size == 54.0
+
+
 def test_effect_size_and_cost_figures_drive_months_and_rating():
     entry = _entry(effect_size="0.32", cost_per_pupil="150", impact_months=1, cost=5)
     assert (entry.impact_months, entry.cost) == (4, 2)  # computed values win in one change set
@@ -510,6 +546,7 @@ def test_cli_new_edit_history_publish_show(tmp_path, capsys):
         (["--topic", "astrology"], "unknown topic: 'astrology' is not a value of topic"),
         (["--id", "../escape"], "entry id '../escape' must be"),
         (["--cost-per-pupil", "-5"], "cost per pupil cannot be negative"),
+        (["--effect-size", "54"], "effect size 54 is outside -2 to 2"),
     ],
 )
 def test_cli_validation_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
@@ -520,6 +557,25 @@ def test_cli_validation_errors_exit_2_with_one_line(tmp_path, capsys, argv, mess
     assert message in err and err.count("\n") == 1
     with ToolkitStore(tmp_path / "tk.sqlite") as store:
         assert store.ids() == []
+
+
+def test_cli_confirms_a_large_effect_size_and_reads_a_decimal_comma(tmp_path, capsys):
+    tk = ["--toolkit", str(tmp_path / "tk.sqlite")]
+    new = ["toolkit", "new", "Odd", "--topic", "feedback", *tk]
+    assert _run(capsys, *new, "--effect-size", "2.4", "--confirm-effect-size")[0] == 0
+    code, out, _ = _run(capsys, "toolkit", "show", "odd", "--json", *tk)
+    assert json.loads(out)["effect_size"] == 2.4
+    edit = ["toolkit", "edit", "odd", "--note", "typed with a comma", *tk]
+    assert _run(capsys, *edit, "--effect-size", "0,54")[0] == 0
+    code, out, _ = _run(capsys, "toolkit", "show", "odd", "--json", *tk)
+    assert (json.loads(out)["effect_size"], json.loads(out)["impact_months"]) == (0.54, 7)
+    big = tmp_path / "big.json"
+    big.write_text(
+        json.dumps([{"id": "big", "title": "Big", "topic": "feedback", "effect_size": 5}])
+    )
+    code, _, err = _run(capsys, "toolkit", "import", str(big), *tk)
+    assert code == 2 and "big: effect size 5" in err and "--confirm-effect-size" in err
+    assert _run(capsys, "toolkit", "import", str(big), "--confirm-effect-size", *tk)[0] == 0
 
 
 def test_cli_export_import_round_trip_and_new_version_on_import(tmp_path, capsys):
@@ -655,8 +711,25 @@ def test_cli_links_checked_against_the_index(
     assert 0 <= result["suggestion"]["padlocks"] <= 5
     doc_ids = {c.rsplit("-", 1)[0] for c in (tutoring, tarl)}
     assert result["summary"]["contexts"]["phase"] == _tag_union(corpus_index, doc_ids, "phase")
+    effect = result["effect_size"]
+    assert effect["label"] == "suggestion"
+    records = corpus_index.studies(sorted(doc_ids))
+    printed = [
+        (e.value, f.page)
+        for r in records.values()
+        for f in r.findings
+        for e in f.effects
+        if e.unit in ("d", "g", "sd")
+    ]
+    assert [(e["value"], e["page"]) for e in effect["effects"]] == printed
+    assert printed, "the tutoring trial's record prints standardised effect sizes"
+    if printed:  # the range is the printed sizes' range, each with its source and page
+        assert (effect["low"], effect["high"]) == (min(printed)[0], max(printed)[0])
+        assert effect["n_studies"] >= 1 and all(
+            e["source"].endswith(".pdf") for e in effect["effects"]
+        )
     code, out, _ = _run(capsys, "toolkit", "suggest", "tutoring", "--apply", *index, *tk)
-    assert code == 0 and "suggested padlocks" in out
+    assert code == 0 and "suggested padlocks" in out and "suggested effect size" in out
     code, out, _ = _run(capsys, "toolkit", "show", "tutoring", "--format", "html", *tk)
     assert LINKED[0] in out and LINKED[1] in out and LINKED[2] not in out
     assert "Look beyond the headlines" in out

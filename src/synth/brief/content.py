@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from synth import __version__
+from synth.models import Finding
 
+from .context import ContextFit
 from .references import Reference
 
 
@@ -24,19 +26,31 @@ class Quote:
     chunk_id: str
     score: float = 0.0
     cite: str = ""  # APA in-text citation of its source, e.g. "Banerjee et al., 2016"
+    role: str = ""  # what the sentence does (synth.brief.roles), e.g. "finding"
+    finding: Finding | None = None  # the study record's finding this sentence is, if any
+    detail: str = ""  # "Positive, reading, 0.24 SD; from a trial in South Africa, primary"
 
 
 @dataclass(frozen=True)
 class Theme:
-    """Passages that talk about the same thing, with the sentence that says it best."""
+    """Passages that talk about the same thing, led by the finding that says it best.
+
+    `key_message` is None when no passage of the theme states a finding: the brief says so
+    rather than promote a background sentence. `label_source` says where the title came from
+    (a taxonomy label or a noun phrase of the passages); `studies_text` counts the studies as
+    a person would write it ("2 trials in Ghana and Kenya, both primary").
+    """
 
     label: str
-    key_message: Quote
+    key_message: Quote | None
     quotes: list[Quote]
     n_passages: int
     n_studies: int
     doc_ids: list[str]
     headings: list[str]
+    label_source: str = ""
+    studies_text: str = ""
+    context_note: str = ""  # set when none of the theme's studies fits the asked context
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,7 @@ class QuoteCheck:
     checked: int = 0
     passed: int = 0
     shown: int = 0
+    fragments: int = 0  # sentences that lean on one the brief could not quote with them
 
     @property
     def failed(self) -> int:
@@ -139,6 +154,9 @@ class BriefContent:
     references: list[Reference] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
     checks: QuoteCheck = field(default_factory=QuoteCheck)
+    context: ContextFit | None = None
+    template: str = ""  # the layout the sections were allocated for
+    unquoted: list[str] = field(default_factory=list)  # passages with no quotable sentence
 
     @property
     def empty(self) -> bool:
@@ -148,7 +166,7 @@ class BriefContent:
         """Every quote the brief can print, each once."""
         quotes = list(self.key_messages)
         for theme in self.themes:
-            quotes += [theme.key_message, *theme.quotes]
+            quotes += [q for q in (theme.key_message, *theme.quotes) if q is not None]
         for section in self.sections.values():
             quotes += section.quotes
         quotes += [s.quote for s in self.sources if s.quote is not None]
@@ -160,4 +178,6 @@ class BriefContent:
         for source, summary in zip(data["sources"], self.sources, strict=True):
             source["reference"] = summary.reference.to_json() if summary.reference else None
         data["checks"]["failed"] = self.checks.failed
+        if self.context is not None:
+            data["context"]["warning"] = self.context.warning
         return data

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
 
 from synth.index import Index
 from synth.ingest.embed import Embedder
-from synth.models import Filters, Hit
+from synth.models import Filters, Hit, StudyRecord
+from synth.taxonomy import load_taxonomy
 
-from .cluster import choose_themes, distinctive_terms, near_duplicates
+from .allocate import Allocation, Pool, allocate
+from .cluster import choose_themes, near_duplicates
 from .content import (
     BriefContent,
     Duplicate,
@@ -34,11 +36,14 @@ from .content import (
     SourceSummary,
     Theme,
 )
+from .context import context_fit, theme_note
+from .findings import describe_theme, finding_detail, match_findings, profile, strength
+from .quotes import Units, candidate_units, verify_quote
 from .references import Reference, finish_references, reference_for
-from .sections import RULES, finding_weight, topicality
+from .roles import ROLES, role_scores, roles_from_scores
+from .sections import SECTIONS, layout_for
+from .titles import named_topics, theme_titles
 
-MIN_WORDS = 8
-MAX_WORDS = 60
 # Passages that cite, list or thank, and web-page furniture, are not evidence to quote or count.
 SKIP_SECTION = re.compile(
     r"\b(references|bibliography|works cited|sources|contents|acknowledg\w*|further (blogs|"
@@ -46,89 +51,11 @@ SKIP_SECTION = re.compile(
     r"share this|is supported by)\b",
     re.I,
 )
-# A quote is a whole sentence: it ends with . ! or ? (perhaps a closing quote or bracket, or a
-# footnote number), not mid-phrase where a text extract was cut.
-SENTENCE_END = re.compile(r"[.!?][\"”’')\]]?\d{0,3}$")
-# Kept for callers of the first version of this module.
-REFERENCE_SECTION = SKIP_SECTION
 COUNT_FACETS = ("evidence_type", "design", "country", "phase")
 DUP_COSINE = 0.95
 DUP_OVERLAP = 0.6
 MAX_THEMES = 5
-QUOTES_PER_THEME = 2
-QUOTES_PER_SECTION = 3
-MMR_REDUNDANCY = 0.5
-
-
-# ---------------------------------------------------------------- quotes
-
-
-def verify_quote(index: Index, quote: Quote, chunk_text: str | None = None) -> bool:
-    """True only if the quote stands at its offsets on its cited page and in the matched chunk.
-
-    Two independent records must agree: the page text the citation points into, and the
-    chunk text that search matched; a quote that is on one but not the other is not shown.
-    """
-    page = index.page_text(quote.doc_id, quote.page)
-    on_page = page is not None and page[quote.start : quote.end] == quote.text
-    return on_page and (chunk_text is None or quote.text in chunk_text)
-
-
-def _quotable(text: str) -> bool:
-    words = text.split()
-    if not MIN_WORDS <= len(words) <= MAX_WORDS:
-        return False
-    if re.search(r"https?://|www\.|doi\.org", text):
-        return False
-    letters = sum(ch.isalpha() for ch in text)
-    return letters >= 0.6 * len(text) and text[0].isupper() and bool(SENTENCE_END.search(text))
-
-
-@dataclass
-class _Candidates:
-    quotes: list[Quote] = field(default_factory=list)
-    hit_of: list[int] = field(default_factory=list)  # index into the kept hits
-    checked: int = 0
-    dropped: list[str] = field(default_factory=list)
-
-
-def _candidates(index: Index, hits: list[Hit]) -> _Candidates:
-    """Quotable sentences of the hits, each verified against its page and its chunk."""
-    out = _Candidates()
-    seen: set[tuple[str, int, int]] = set()
-    pages: dict[tuple[str, int], str | None] = {}
-    for i, hit in enumerate(hits):
-        for page, start, end in index.chunk_sentences(hit.chunk_id):
-            key = (hit.doc_id, page, start)
-            if key in seen:
-                continue
-            seen.add(key)
-            if (hit.doc_id, page) not in pages:
-                pages[(hit.doc_id, page)] = index.page_text(hit.doc_id, page)
-            text = (pages[(hit.doc_id, page)] or "")[start:end]
-            if not _quotable(text):
-                continue
-            quote = Quote(text, hit.doc_id, hit.source, hit.title, page, start, end, hit.chunk_id)
-            out.checked += 1
-            if verify_quote(index, quote, hit.text):
-                out.quotes.append(quote)
-                out.hit_of.append(i)
-            else:
-                out.dropped.append(f"{quote.source} p.{quote.page}: {quote.text}")
-    return out
-
-
-def _mmr_pick(
-    order: list[int], scores: np.ndarray, vectors: np.ndarray, chosen: list[int], lam: float
-) -> int | None:
-    """The best of `order` by relevance minus redundancy with what is already chosen."""
-    best, best_value = None, -np.inf
-    for i in order:
-        redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
-        value = lam * float(scores[i]) - (1 - lam) * redundancy
-        if value > best_value:
-            best, best_value = i, value
-    return best
+__all__ = ["SKIP_SECTION", "COUNT_FACETS", "synthesize", "verify_quote"]
 
 
 # ---------------------------------------------------------------- studies and counts
@@ -225,102 +152,27 @@ def _count_evidence(
     return counts, per_study
 
 
-# ---------------------------------------------------------------- themes and sections
+# ---------------------------------------------------------------- context, sources, citations
 
 
-@dataclass
-class _Pool:
-    """The verified candidate sentences with their vectors and scores."""
-
-    quotes: list[Quote]
-    hit_of: np.ndarray
-    vectors: np.ndarray
-    relevance: np.ndarray
-    finding: np.ndarray  # bonus for stating a result, penalty for describing the document
-
-
-def _themes(
-    pool: _Pool, hits: list[Hit], passage_vectors: np.ndarray, studies: _Studies, n: int
-) -> list[Theme]:
-    """Cluster passages, then give each cluster its most central, relevant, novel sentence."""
-    labels = choose_themes(passage_vectors, max_k=n)
-    groups = sorted(set(labels.tolist()))
-    words = distinctive_terms([[hits[i].text for i in np.flatnonzero(labels == g)] for g in groups])
-    drafts = []
-    for g, terms in zip(groups, words, strict=True):
-        members = np.flatnonzero(labels == g)
-        mine = [i for i in range(len(pool.quotes)) if labels[pool.hit_of[i]] == g]
-        if not mine:
-            continue
-        centre = passage_vectors[members].sum(axis=0)
-        centre = centre / (np.linalg.norm(centre) or 1.0)
-        score = 0.45 * (pool.vectors @ centre) + 0.45 * pool.relevance + 0.1 * pool.finding
-        docs = list(dict.fromkeys(hits[i].doc_id for i in members))
-        drafts.append((members, mine, score, docs, terms))
-    drafts.sort(key=lambda d: (-len({studies.find(x) for x in d[3]}), int(d[0].min())))
-    themes: list[Theme] = []
-    chosen: list[int] = []
-    for members, mine, score, docs, terms in drafts:
-        key = _mmr_pick(mine, score, pool.vectors, chosen, 1 - MMR_REDUNDANCY / 2)
-        if key is None:
-            continue
-        chosen.append(key)
-        support = _supporting(mine, key, score, pool)
-        headings = Counter(hits[i].section.split(" > ")[-1] for i in members if hits[i].section)
-        themes.append(
-            Theme(
-                label=", ".join(terms),
-                key_message=pool.quotes[key],
-                quotes=[pool.quotes[i] for i in support],
-                n_passages=len(members),
-                n_studies=len({studies.find(d) for d in docs}),
-                doc_ids=docs,
-                headings=[h for h, _ in headings.most_common(3)],
-            )
-        )
-    return themes
-
-
-def _supporting(mine: list[int], key: int, score: np.ndarray, pool: _Pool) -> list[int]:
-    """Up to QUOTES_PER_THEME more quotes, from other documents than the key message's."""
-    picked = [key]
-    used_docs = {pool.quotes[key].doc_id}
-    while len(picked) <= QUOTES_PER_THEME:
-        order = [i for i in mine if pool.quotes[i].doc_id not in used_docs]
-        best = _mmr_pick(order, score, pool.vectors, picked, 0.7)
-        if best is None:
-            break
-        picked.append(best)
-        used_docs.add(pool.quotes[best].doc_id)
-    return picked[1:]
-
-
-def _sections(pool: _Pool, hits: list[Hit], exclude: set[int]) -> dict[str, ExtractedSection]:
-    """Fill each extractive section from sentences whose heading or wording fits it."""
-    out: dict[str, ExtractedSection] = {}
-    for rule in RULES:
-        fit = np.array(
-            [
-                topicality(rule, hits[pool.hit_of[i]].section, q.text)
-                for i, q in enumerate(pool.quotes)
-            ]
-        )
-        score = fit + 0.5 * pool.relevance
-        order = [i for i in range(len(pool.quotes)) if fit[i] > 0 and i not in exclude]
-        picked: list[int] = []
-        per_doc: Counter[str] = Counter()
-        while len(picked) < QUOTES_PER_SECTION:
-            allowed = [i for i in order if per_doc[pool.quotes[i].doc_id] < 1 and i not in picked]
-            best = _mmr_pick(allowed, score, pool.vectors, picked, 0.7)
-            if best is None:
-                break
-            picked.append(best)
-            per_doc[pool.quotes[best].doc_id] += 1
-        out[rule.name] = ExtractedSection(rule.name, rule.title, [pool.quotes[i] for i in picked])
-    return out
-
-
-# ---------------------------------------------------------------- assembly
+def _fit_context(
+    content: BriefContent,
+    index: Index,
+    question: str,
+    filters: Filters | None,
+    studies: _Studies,
+    refs: dict[str, Reference],
+) -> None:
+    """The brief's context fit, and a note on each theme none of whose studies fit."""
+    study_ids = list(dict.fromkeys(s.doc_id for s in content.sources))
+    cites = {d: refs[d].in_text for d in study_ids}
+    top = study_ids[0] if study_ids else None  # sources follow search's ranking
+    fit, asked, contexts = context_fit(index, question, filters, study_ids, cites, top)
+    content.context = fit
+    content.themes = [
+        replace(t, context_note=theme_note(asked, contexts, [studies.find(d) for d in t.doc_ids]))
+        for t in content.themes
+    ]
 
 
 def _passage_vectors(index: Index, embedder: Embedder, hits: list[Hit]) -> np.ndarray:
@@ -354,38 +206,42 @@ def _provenance(
     )
 
 
+def _cite(q: Quote | None, refs: dict[str, Reference]) -> Quote | None:
+    return replace(q, cite=refs[q.doc_id].in_text) if q is not None else None
+
+
 def _cite_all(content: BriefContent, refs: dict[str, Reference]) -> None:
     """Give every quote its source's APA in-text citation."""
-
-    def cite(q: Quote) -> Quote:
-        return replace(q, cite=refs[q.doc_id].in_text)
-
-    content.key_messages = [cite(q) for q in content.key_messages]
+    content.key_messages = [_cite(q, refs) for q in content.key_messages]
     content.themes = [
-        replace(t, key_message=cite(t.key_message), quotes=[cite(q) for q in t.quotes])
+        replace(
+            t, key_message=_cite(t.key_message, refs), quotes=[_cite(q, refs) for q in t.quotes]
+        )
         for t in content.themes
     ]
     content.sections = {
-        name: replace(s, quotes=[cite(q) for q in s.quotes]) for name, s in content.sections.items()
+        name: replace(s, quotes=[_cite(q, refs) for q in s.quotes])
+        for name, s in content.sections.items()
     }
     content.sources = [
-        replace(s, quote=cite(s.quote) if s.quote else None, reference=refs[s.doc_id])
-        for s in content.sources
+        replace(s, quote=_cite(s.quote, refs), reference=refs[s.doc_id]) for s in content.sources
     ]
 
 
 def _sources(
     hits: list[Hit],
-    pool: _Pool,
+    pool: Pool | None,
+    used: set[int],
     studies: _Studies,
     refs: dict[str, Reference],
     per_study: dict[str, dict[str, list[str]]],
 ) -> list[SourceSummary]:
-    """One entry per study, in the order search ranked them; merged files listed as also_in."""
+    """One entry per study, in the order search ranked them; merged files listed as also_in.
+    A study's quote is its most relevant one among those the brief prints."""
     out = []
     for doc_id in dict.fromkeys(studies.find(h.doc_id) for h in hits):
         members = [d for d in dict.fromkeys(h.doc_id for h in hits) if studies.find(d) == doc_id]
-        mine = [i for i, q in enumerate(pool.quotes) if q.doc_id == doc_id]
+        mine = [i for i in used if pool.units[i].quote.doc_id == doc_id] if pool else []
         best = max(mine, key=lambda i: pool.relevance[i]) if mine else None
         ref = refs[doc_id]
         first = next(h for h in hits if h.doc_id == doc_id)
@@ -397,13 +253,119 @@ def _sources(
                 author="; ".join(ref.authors),
                 year=ref.year_label,
                 pages=sorted({h.page for h in hits if h.doc_id == doc_id}),
-                quote=pool.quotes[best] if best is not None else None,
+                quote=pool.units[best].quote if best is not None else None,
                 reference=ref,
                 facets=per_study.get(doc_id, {}),
                 also_in=[refs[d].source for d in members if d != doc_id],
             )
         )
     return out
+
+
+# ---------------------------------------------------------------- themes
+
+
+def _pool(
+    embedder: Embedder,
+    question: str,
+    kept: list[Hit],
+    kept_vectors: np.ndarray,
+    found: Units,
+    labels: np.ndarray,
+    records: dict[str, StudyRecord],
+) -> Pool:
+    """Embed each unit, give it a role and a relevance to the question. A unit that is one of
+    its study record's findings is a finding, carries the record's direction, outcome and size,
+    and weighs more as a key message the stronger its design and when a size is printed."""
+    units = found.units
+    vectors = _unit(embedder.encode([u.quote.text for u in units]))
+    mains = [u.main for u in units]
+    paired = [i for i, u in enumerate(units) if u.paired]
+    main_vectors = vectors.copy()
+    if paired:
+        main_vectors[paired] = _unit(embedder.encode([mains[i] for i in paired]))
+    scores = role_scores(mains, [kept[u.hit].section for u in units], main_vectors, embedder)
+    roles = roles_from_scores(scores)
+    classified = list(roles)
+    own = scores[np.arange(len(units)), [ROLES.index(r) for r in roles]]
+    matched = match_findings(units, records)
+    evidence = np.zeros(len(units), dtype="float32")
+    may_lead = np.array([u.quote.doc_id not in records for u in units], dtype=bool)
+    taxonomy = load_taxonomy()
+    for i, unit in enumerate(units):
+        record = records.get(unit.quote.doc_id)
+        finding = matched.get(i)
+        if finding is not None:
+            roles[i], own[i], may_lead[i] = "finding", max(float(own[i]), 3.0), True
+            evidence[i] = 0.4 + 0.4 * (finding.effect is not None) + 0.2 * strength(record) / 4
+        detail = finding_detail(finding, profile(record, taxonomy))
+        unit.quote = replace(unit.quote, role=classified[i], finding=finding, detail=detail)
+    target = embedder.encode_query(question) if question.strip() else kept_vectors.mean(0)
+    target = target / (np.linalg.norm(target) or 1.0)
+    return Pool(
+        units, roles, np.tanh(own / 3), vectors, vectors @ target,
+        labels[[u.hit for u in units]], len(kept), evidence, may_lead, classified,
+    )  # fmt: skip
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _themes(
+    pool: Pool,
+    kept: list[Hit],
+    kept_vectors: np.ndarray,
+    labels: np.ndarray,
+    studies: _Studies,
+    layout: tuple[str, ...],
+    records: dict[str, StudyRecord],
+) -> tuple[list[Theme], Allocation]:
+    """Allocate units, then build the themes: lead finding, support, title, study counts."""
+    groups = sorted(set(labels.tolist()))
+    centres = {g: _unit(kept_vectors[labels == g].sum(axis=0, keepdims=True))[0] for g in groups}
+    n_studies = {
+        g: len({studies.find(kept[i].doc_id) for i in np.flatnonzero(labels == g)}) for g in groups
+    }
+    order = sorted(groups, key=lambda g: (-n_studies[g], int(np.flatnonzero(labels == g)[0])))
+    alloc = allocate(pool, order, centres, layout)
+    titles = theme_titles([h.text for h in kept], labels.tolist(), named_topics(kept))
+    themes = []
+    for g in order:
+        members = np.flatnonzero(labels == g)
+        docs = list(dict.fromkeys(kept[i].doc_id for i in members))
+        lead = alloc.leads.get(g)
+        headings = Counter(kept[i].section.split(" > ")[-1] for i in members if kept[i].section)
+        title = titles.get(g)
+        themes.append(
+            Theme(
+                label=title.text if title else "Other evidence",
+                key_message=pool.units[lead].quote if lead is not None else None,
+                quotes=[pool.units[i].quote for i in alloc.support.get(g, [])],
+                n_passages=len(members),
+                n_studies=n_studies[g],
+                doc_ids=docs,
+                headings=[h for h, _ in headings.most_common(3)],
+                label_source=title.source if title else "",
+                studies_text=describe_theme(
+                    list(dict.fromkeys(studies.find(d) for d in docs)), kept, records
+                ),
+            )
+        )
+    # Themes with a finding first: the strongest design, then the most relevant finding.
+    rank: dict[int, tuple[float, float]] = {}
+    for g, theme in zip(order, themes, strict=True):
+        lead = alloc.leads.get(g)
+        if lead is None:
+            rank[id(theme)] = (-1.0, -9.0)
+            continue
+        record = records.get(pool.units[lead].quote.doc_id)
+        rank[id(theme)] = (float(strength(record)), float(pool.relevance[lead]))
+    themes.sort(key=lambda t: (-rank[id(t)][0], -rank[id(t)][1]))
+    return themes, alloc
+
+
+# ---------------------------------------------------------------- assembly
 
 
 def synthesize(
@@ -414,11 +376,19 @@ def synthesize(
     n_messages: int = MAX_THEMES,
     filters: Filters | None = None,
     basket: list[str] | None = None,
+    template: str | None = None,
 ) -> BriefContent:
-    """Build the content of a brief from search hits (or a hand-picked basket of chunks)."""
+    """Build the content of a brief from search hits (or a hand-picked basket of chunks).
+
+    `template` names the layout the sections are allocated for (see `sections.LAYOUTS`), so
+    that every passage appears in a section that template prints and no sentence twice.
+    """
+    layout = layout_for(template)
     content = BriefContent(
-        question, [], [], _provenance(index, question, hits, filters, basket or [])
-    )
+        question, [], [], _provenance(index, question, hits, filters, basket or []),
+        template=template or "",
+    )  # fmt: skip
+    content.sections = {s.name: ExtractedSection(s.name, s.title, []) for s in SECTIONS}
     usable = [h for h in hits if not SKIP_SECTION.search(h.section)]
     if not usable:
         return content
@@ -435,34 +405,31 @@ def synthesize(
     content.evidence, per_study = _count_evidence(usable, studies, len(pairs))
     kept = [h for i, h in enumerate(usable) if i not in dropped]
     kept_vectors = passage_vectors[[i for i in range(len(usable)) if i not in dropped]]
-    found = _candidates(index, kept)
+    found = candidate_units(index, kept)
     content.dropped_quotes = found.dropped
-    if found.quotes:
-        vectors = embedder.encode([q.text for q in found.quotes])
-        target = embedder.encode_query(question) if question.strip() else kept_vectors.mean(0)
-        target = target / (np.linalg.norm(target) or 1.0)
-        relevance = vectors @ target
-        quotes = [
-            replace(q, score=round(float(s), 4))
-            for q, s in zip(found.quotes, relevance, strict=True)
-        ]
-        finding = np.array(
-            [
-                finding_weight(kept[i].section, q.text)
-                for i, q in zip(found.hit_of, quotes, strict=True)
-            ]
-        )
-        pool = _Pool(quotes, np.array(found.hit_of), vectors, relevance, finding)
-        content.themes = _themes(pool, kept, kept_vectors, studies, n_messages)
-        content.key_messages = [t.key_message for t in content.themes]
-        used = {i for i, q in enumerate(pool.quotes) if q in content.key_messages}
-        content.sections = _sections(pool, kept, used)
-    else:
-        pool = _Pool([], np.zeros(0, dtype=int), np.zeros((0, 1)), np.zeros(0), np.zeros(0))
-        content.sections = {r.name: ExtractedSection(r.name, r.title, []) for r in RULES}
-    content.sources = _sources(usable, pool, studies, refs, per_study)
-    shown_docs = {s.doc_id for s in content.sources} | {q.doc_id for q in pool.quotes}
+    content.unquoted = [kept[i].chunk_id for i in found.passages_without_units]
+    pool, used = None, set()
+    if found.units:
+        labels = choose_themes(kept_vectors, max_k=n_messages)
+        records = index.studies(list({h.doc_id for h in kept})) if hasattr(index, "studies") else {}
+        pool = _pool(embedder, question, kept, kept_vectors, found, labels, records)
+        content.themes, alloc = _themes(pool, kept, kept_vectors, labels, studies, layout, records)
+        content.key_messages = [t.key_message for t in content.themes if t.key_message is not None]
+        used = alloc.used
+        for name, units in alloc.sections.items():
+            spec = content.sections[name]
+            content.sections[name] = replace(spec, quotes=[pool.units[i].quote for i in units])
+    content.sources = _sources(usable, pool, used, studies, refs, per_study)
+    shown_docs = {s.doc_id for s in content.sources}
     content.references = [r for r in refs.values() if r.doc_id in shown_docs]
     _cite_all(content, refs)
-    content.checks = QuoteCheck(found.checked, len(found.quotes), len(content.all_quotes()))
+    _fit_context(content, index, question, filters, studies, refs)
+    n_units = len(found.units)
+    content.checks = QuoteCheck(
+        found.checked,
+        found.checked - len(found.dropped),
+        len(content.all_quotes()),
+        found.fragments,
+    )
+    del n_units
     return content

@@ -48,7 +48,9 @@ def cmd_brief(args: argparse.Namespace) -> int:
         err(str(exc))
         return 2
     embedder = load_embedder(index.manifest.model)
-    content = synthesize(index, embedder, args.query, hits, filters=filters, basket=basket)
+    content = synthesize(
+        index, embedder, args.query, hits, filters=filters, basket=basket, template=args.template
+    )
     data = export_brief(content, args.format, args.template, args.templates)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -85,7 +85,8 @@ def _tk_new(args: argparse.Namespace) -> int:
     with _tk_store(args) as store:
         entry_id = args.id or store.new_id(args.title)
         entry = ToolkitEntry(id=entry_id, title=args.title, topic=args.topic)
-        entry = _tk_finish(_tk_links(apply_changes(entry, _tk_changes(args)), args), args)
+        changed = apply_changes(entry, _tk_changes(args), args.confirm_effect_size)
+        entry = _tk_finish(_tk_links(changed, args), args)
         version = store.create(entry, args.note or "created", args.author)
     print(f"created {version.entry_id} (version {version.n}, {entry.status})")
     return 0
@@ -105,7 +106,8 @@ def _tk_edit(args: argparse.Namespace) -> int:
             changes.update(fields_from_file(read_export(path.read_bytes()), path.suffix))
             changes.pop("id", None)
         changes.update(_tk_changes(args))
-        entry = _tk_finish(_tk_links(apply_changes(old, changes), args), args)
+        changed = apply_changes(old, changes, args.confirm_effect_size)
+        entry = _tk_finish(_tk_links(changed, args), args)
         version = store.save(entry, args.note, args.author)
     if version is None:
         print(f"{args.entry_id}: nothing changed, no new version")
@@ -239,7 +241,7 @@ def _tk_export(args: argparse.Namespace) -> int:
 def _tk_import(args: argparse.Namespace) -> int:
     """Check every record first, then write: new ids are created, known ids get a new version."""
     from synth.taxonomy import load_taxonomy
-    from synth.toolkit.entries import ToolkitError, check_topic
+    from synth.toolkit.entries import ToolkitError, check_effect_size, check_topic
     from synth.toolkit.exchange import entries_from_text, read_export
 
     path = Path(args.file)
@@ -249,6 +251,12 @@ def _tk_import(args: argparse.Namespace) -> int:
     taxonomy = load_taxonomy()
     text = read_export(path.read_bytes())
     entries = [check_topic(e, taxonomy) for e in entries_from_text(text, fmt)]
+    for entry in entries:
+        if entry.effect_size is not None:
+            try:
+                check_effect_size(entry.effect_size, args.confirm_effect_size)
+            except ToolkitError as exc:
+                raise ToolkitError(f"{entry.id}: {exc} (--confirm-effect-size)") from None
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     with _tk_store(args) as store:
         for entry in entries:
@@ -269,6 +277,7 @@ def _tk_suggest(args: argparse.Namespace) -> int:
     from synth.toolkit.evidence import (
         refresh_from_index,
         resolve_links,
+        suggest_effect_size,
         suggest_padlocks,
         summarise_evidence,
     )
@@ -278,14 +287,25 @@ def _tk_suggest(args: argparse.Namespace) -> int:
         checked = replace(entry, links=resolve_links(entry.links, index))
         summary = summarise_evidence(checked, index)
         suggestion = suggest_padlocks(summary)
+        effect = suggest_effect_size(checked, index)
         version = None
         if args.apply:
             note = args.note or f"evidence refreshed from index build {index.build_id}"
             version = store.save(refresh_from_index(entry, index), note, args.author)
     if args.json:
-        out = {"suggestion": asdict(suggestion), "summary": asdict(summary)}
+        out = {
+            "suggestion": asdict(suggestion),
+            "effect_size": {**asdict(effect), "label": "suggestion", "text": effect.text},
+            "summary": asdict(summary),
+        }
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
+        entered = "not set" if entry.effect_size is None else f"{entry.effect_size:g}"
+        print(f"suggested effect size: {effect.text} (curator: {entered})")
+        for e in effect.effects:
+            print(f"  {e.text} ({e.unit}): {e.source}, p. {e.page}: {e.sentence}")
+        for e in effect.other_units:
+            print(f"  not pooled, {e.unit}: {e.text}: {e.source}, p. {e.page}")
         curator = "not set" if entry.padlocks is None else f"{entry.padlocks}/5"
         print(f"suggested padlocks: {suggestion.padlocks}/5 (curator: {curator})")
         for reason in suggestion.reasons:
@@ -340,7 +360,15 @@ def add_parser(sub) -> None:
             q.add_argument("--title")
             q.add_argument("--topic", help="topic id or label (`synth facets topic`)")
         q.add_argument("--summary")
-        q.add_argument("--effect-size", help="pooled effect size; months come from the EEF table")
+        q.add_argument(
+            "--effect-size",
+            help="pooled effect size (0.54 or 0,54); months come from the EEF table",
+        )
+        q.add_argument(
+            "--confirm-effect-size",
+            action="store_true",
+            help="accept an effect size outside -2..2 (refused otherwise as a likely slip)",
+        )
         q.add_argument("--impact-months", help="months of progress, when no effect size is given")
         q.add_argument("--cost-per-pupil", help="GBP per pupil per year; sets the cost rating")
         q.add_argument("--cost-per-class", help="GBP per class of 25 per year")
@@ -405,6 +433,11 @@ def add_parser(sub) -> None:
     q = common(tk.add_parser("import", help="entries from a JSON or CSV export"))
     q.add_argument("file")
     q.add_argument("--format", choices=["json", "csv"])
+    q.add_argument(
+        "--confirm-effect-size",
+        action="store_true",
+        help="accept effect sizes outside -2..2 in the file",
+    )
     q = common(tk.add_parser("suggest", help="padlocks and contexts from the linked evidence"))
     q.add_argument("entry_id")
     q.add_argument("--index", default=str(DEFAULT_INDEX_DIR), help="index directory")

@@ -42,6 +42,9 @@ IMPACT_BANDS: tuple[tuple[Decimal, int], ...] = tuple(
     )
 )
 MAX_MONTHS = 12
+# Effect sizes in education are rarely above 1; beyond this one is refused unless confirmed
+# (it is usually a typing slip: 54 for 0.54, or a percentage).
+EFFECT_SIZE_LIMIT = Decimal(2)
 # EEF cost bands: the largest cost per pupil per year (GBP) for each rating; above the last is 5.
 COST_BANDS: tuple[tuple[Decimal, int], ...] = (
     (Decimal(80), 1),
@@ -85,13 +88,33 @@ class ToolkitError(ValueError):
 # ---------------------------------------------------------------- conversions
 
 
+def number_text(text: str) -> str:
+    """A typed number in the form Decimal reads: "0,54" -> "0.54" (decimal comma), "1,200" ->
+    "1200" and "1.234,5" -> "1234.5" (thousands separators), "£ 80" -> "80".
+
+    One comma followed by exactly three digits after a non-zero whole part is a thousands
+    separator ("1,200"); any other single comma is a decimal comma ("0,54", "-0,125", "12,5").
+    """
+    text = re.sub(r"\s+", "", text).lstrip("£")
+    if "," in text and "." in text:
+        decimal = "," if text.rindex(",") > text.rindex(".") else "."
+        thousands = "." if decimal == "," else ","
+        return text.replace(thousands, "").replace(decimal, ".")
+    if text.count(",") == 1:
+        whole, frac = text.split(",")
+        if len(frac) == 3 and whole.lstrip("+-") not in ("", "0"):
+            return whole + frac
+        return f"{whole}.{frac}"
+    return text.replace(",", "")
+
+
 def _decimal(value: object, what: str) -> Decimal:
     """A finite number as written (floats through repr, so 0.125 stays 0.125, not 0.12499...)."""
     if isinstance(value, bool):
         raise ToolkitError(f"{what} must be a number, not {value!r}")
     text = repr(value) if isinstance(value, float) else str(value).strip()
     try:
-        number = Decimal(text.replace(",", "").lstrip("£"))
+        number = Decimal(number_text(text))
     except InvalidOperation:
         raise ToolkitError(f"{what} must be a number, not '{value}'") from None
     if not number.is_finite():
@@ -259,7 +282,9 @@ class ToolkitEntry:
             values.pop("impact_months", None)
         if "cost_per_pupil" in values and values["cost_per_pupil"] not in (None, ""):
             values.pop("cost", None)
-        return apply_changes(base, values)
+        # Stored versions and exports were checked when entered; `synth toolkit import` checks
+        # effect sizes itself (check_effect_size) so an import cannot slip a 54 past the curator.
+        return apply_changes(base, values, confirm_effect_size=True)
 
 
 @dataclass(frozen=True)
@@ -307,10 +332,21 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _set_effect_size(entry: ToolkitEntry, value: object) -> None:
+def check_effect_size(value: object, confirmed: bool = False) -> None:
+    """Refuse an effect size outside -2..2 unless the curator has confirmed it."""
+    number = _decimal(value, "effect size")
+    if abs(number) > EFFECT_SIZE_LIMIT and not confirmed:
+        raise ToolkitError(
+            f"effect size {value} is outside -2 to 2; education effect sizes are rarely above 1. "
+            "Check it (a decimal comma is fine: 0,54 is read as 0.54) and confirm it if it is right"
+        )
+
+
+def _set_effect_size(entry: ToolkitEntry, value: object, confirmed: bool = False) -> None:
     if _blank(value):
         entry.effect_size = None
         return
+    check_effect_size(value, confirmed)
     conversion = convert_effect_size(value)
     entry.effect_size = conversion.effect_size
     entry.impact_months = conversion.months
@@ -362,16 +398,19 @@ def _set_reasons(entry: ToolkitEntry, value: object) -> None:
     entry.padlock_reasons = [str(v) for v in value]
 
 
-def apply_changes(entry: ToolkitEntry, changes: Mapping[str, object]) -> ToolkitEntry:
+def apply_changes(
+    entry: ToolkitEntry, changes: Mapping[str, object], confirm_effect_size: bool = False
+) -> ToolkitEntry:
     """A copy of `entry` with the changes checked and applied; blank text or None clears a field.
 
     Effect size and cost per pupil are applied last so their computed months and rating win over
     entered ones given in the same change set; entering months (or a rating) alone clears them.
+    An effect size outside -2..2 is refused unless `confirm_effect_size`.
     """
     new = replace(entry, padlock_reasons=list(entry.padlock_reasons), links=list(entry.links))
     new.contexts = {k: list(v) for k, v in entry.contexts.items()}
     setters = {
-        "effect_size": _set_effect_size,
+        "effect_size": lambda e, v: _set_effect_size(e, v, confirm_effect_size),
         "cost_per_pupil": _set_cost_per_pupil,
         "contexts": _set_contexts,
         "links": _set_links,

@@ -150,6 +150,82 @@ def summarise_evidence(entry: ToolkitEntry, index: Index) -> EvidenceSummary:
     )
 
 
+# Sizes that read straight through the EEF table; others (percentage points, per cent, months,
+# odds ratios) are listed beside the suggestion but never pooled into it.
+STANDARDISED_UNITS = ("d", "g", "sd")
+
+
+@dataclass(frozen=True)
+class EffectSource:
+    """One printed effect size from a linked study record's finding, with where it stands."""
+
+    value: float
+    unit: str
+    text: str  # as printed
+    source: str
+    page: int
+    sentence: str
+
+
+@dataclass(frozen=True)
+class EffectSuggestion:
+    """An effect-size range proposed from the linked studies' findings; the curator decides."""
+
+    low: float | None
+    high: float | None
+    n_studies: int  # linked studies printing a standardised effect size
+    n_records: int  # linked documents with a study record
+    effects: tuple[EffectSource, ...] = ()
+    other_units: tuple[EffectSource, ...] = ()
+
+    @property
+    def text(self) -> str:
+        if self.low is None or self.high is None:
+            return (
+                f"no standardised effect size (SD, d or g) printed in the findings of the "
+                f"{self.n_records} linked stud{'y' if self.n_records == 1 else 'ies'} with a record"
+            )
+        span = f"{self.low:.2f}" if self.low == self.high else f"{self.low:.2f} to {self.high:.2f}"
+        n = self.n_studies
+        return f"{span}, from {n} linked stud{'y' if n == 1 else 'ies'} (a suggestion: not entered)"
+
+
+def suggest_effect_size(entry: ToolkitEntry, index: Index) -> EffectSuggestion:
+    """The range of standardised effect sizes printed in the linked documents' study-record
+    findings, each with its source and page; other units are listed, not pooled."""
+    doc_ids = list(dict.fromkeys(link.doc_id for link in entry.links if link.doc_id))
+    records = index.studies(doc_ids) if hasattr(index, "studies") else {}
+    sources = {d.doc_id: d.source for d in index.find_documents(doc_ids)} if doc_ids else {}
+    standard: list[EffectSource] = []
+    other: list[EffectSource] = []
+    with_size: set[str] = set()
+    for doc_id, record in records.items():
+        for finding in record.findings:
+            for effect in finding.effects:
+                item = EffectSource(
+                    effect.value,
+                    effect.unit,
+                    effect.text,
+                    sources.get(doc_id, doc_id),
+                    finding.page,
+                    finding.text,
+                )
+                if effect.unit in STANDARDISED_UNITS:
+                    standard.append(item)
+                    with_size.add(doc_id)
+                else:
+                    other.append(item)
+    values = [e.value for e in standard]
+    return EffectSuggestion(
+        min(values) if values else None,
+        max(values) if values else None,
+        len(with_size),
+        len(records),
+        tuple(standard),
+        tuple(other),
+    )
+
+
 def resolve_links(links: Iterable[LinkedEvidence], index: Index) -> list[LinkedEvidence]:
     """Fill document, source and page of each link from the index; unknown ids or quotes raise."""
     links = list(links)

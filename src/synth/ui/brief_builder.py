@@ -49,16 +49,27 @@ FILES = (
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def brief_content(
-    root: str, build_id: str, question: str, chunk_ids: tuple[str, ...], filters_json: str, k: int
+    root: str,
+    build_id: str,
+    question: str,
+    chunk_ids: tuple[str, ...],
+    filters_json: str,
+    k: int,
+    template: str,
 ) -> BriefContent:
-    """synthesize() over the basket's passages, or over the search's hits when there is none."""
+    """synthesize() over the basket's passages, or over the search's hits when there is none;
+    sections are allocated for the template's layout."""
     index = resources.get_index(root, build_id)
     embedder = resources.get_embedder(index.manifest.model)
     if chunk_ids:
         hits = hits_from_basket(index, list(chunk_ids))
-        return synthesize(index, embedder, question, hits, basket=list(chunk_ids))
+        return synthesize(
+            index, embedder, question, hits, basket=list(chunk_ids), template=template
+        )
     result = resources.cached_search(root, build_id, question, filters_json, k)
-    return synthesize(index, embedder, question, result.hits, filters=result.filters)
+    return synthesize(
+        index, embedder, question, result.hits, filters=result.filters, template=template
+    )
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -73,7 +84,7 @@ def brief_file(
     fmt: str,
 ) -> bytes:
     """One download's bytes: the brief in a format, or its references as RIS or BibTeX."""
-    content = brief_content(root, build_id, question, chunk_ids, filters_json, k)
+    content = brief_content(root, build_id, question, chunk_ids, filters_json, k, template)
     if fmt == "ris":
         return to_ris(content.references).encode("utf-8")
     if fmt == "bib":
@@ -265,7 +276,7 @@ def main() -> None:
         return
     try:
         with right, st.spinner("Choosing key messages and checking every quote on its page..."):
-            content = brief_content(*key)
+            content = brief_content(*key, template)
             files = {fmt: brief_file(*key, template, fmt) for fmt, _, _ in FILES}
     except BriefError as exc:
         right.error(str(exc))

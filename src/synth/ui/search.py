@@ -172,7 +172,9 @@ def _brief(index: Index, state: SearchState, hits: list[Hit]) -> None:
     if hits and st.button("Build a learning brief from these results", type="primary"):
         with st.spinner("Choosing key messages and checking every quote..."):
             embedder = resources.get_embedder(index.manifest.model)
-            content = synthesize(index, embedder, state.query, hits, filters=state.filters)
+            content = synthesize(
+                index, embedder, state.query, hits, filters=state.filters, template="learning-brief"
+            )
             st.session_state["brief_md"] = render_brief(content, fmt="md")
             st.session_state["brief_html"] = render_brief(content, fmt="html")
             st.session_state["brief_query"] = state.query

@@ -47,6 +47,7 @@ NOTE = "note"
 AUTHOR = "author"
 TOPIC = "topic"
 INDEPENDENT = "independent"
+CONFIRM_ES = "confirm_effect_size"
 
 
 # ---------------------------------------------------------------- store
@@ -193,7 +194,7 @@ def build_entry(
 ) -> ToolkitEntry:
     """The entry the form describes, checked by the library and, with an index, with its links
     resolved and its contexts and padlock suggestion refreshed."""
-    entry = apply_changes(base, form_changes(values, editing))
+    entry = apply_changes(base, form_changes(values, editing), bool(values.get(CONFIRM_ES)))
     links = merge_links(base.links, parse_chunk_ids(str(values.get(LINKS) or "")))
     if values.get(INDEPENDENT) is not None:  # the choice is offered once links are stored
         independent = set(values[INDEPENDENT])  # type: ignore[arg-type]
@@ -261,7 +262,16 @@ def _fields(prefix: str, taxonomy: Taxonomy, entry: ToolkitEntry | None) -> None
         placeholder="Choose a topic",
     )
     impact, cost, strength = st.columns(3)
-    impact.text_input("Effect size", key=k("effect_size"), help="Months come from the EEF table")
+    impact.text_input(
+        "Effect size",
+        key=k("effect_size"),
+        help="0.54 or 0,54; months come from the EEF table",
+    )
+    impact.checkbox(
+        "Keep an effect size outside −2 to 2",
+        key=k(CONFIRM_ES),
+        help="Refused otherwise: it is usually a slip (54 for 0.54)",
+    )
     impact.text_input("or impact in months (-12 to 12)", key=k("impact_months"))
     cost.text_input("Cost per pupil per year (£)", key=k("cost_per_pupil"))
     cost.selectbox(
@@ -326,6 +336,7 @@ FIELD_NAMES = (
     *CHOICE_FIELDS,
     LINKS,
     INDEPENDENT,
+    CONFIRM_ES,
     NOTE,
     AUTHOR,
 )

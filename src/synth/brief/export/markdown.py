@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -196,3 +197,32 @@ def parse_markdown(text: str) -> list[MdBlock]:
             para.append(line)
     close()
     return [b for b in blocks if b.kind in ("rule", "table") or b.runs]
+
+
+def column_widths(
+    rows: list[list[list[Run]]],
+    total: float,
+    measure: Callable[[str, bool], float],
+    padding: float,
+) -> list[float]:
+    """Column widths that add up to `total`, shared by how much each column holds (square root,
+    so long cells do not starve short ones), and never narrower than the column's widest word
+    (`measure(word, bold)`, the header row being bold) so no word is broken ("Capibarib/e")."""
+    width = max((len(r) for r in rows), default=0)
+    if not width:
+        return []
+    cells = [[plain(r[i]) if i < len(r) else "" for r in rows] for i in range(width)]
+    widest = [
+        max((measure(w, n == 0) for n, c in enumerate(col) for w in c.split()), default=1.0)
+        for col in cells
+    ]
+    floors = [min(w + padding, total / 2) for w in widest]
+    natural = [max(sum(len(c) for c in col) / len(col), 1.0) ** 0.5 for col in cells]
+    widths = [max(total * n / sum(natural), f) for n, f in zip(natural, floors, strict=True)]
+    excess = sum(widths) - total
+    slack = [w - f for w, f in zip(widths, floors, strict=True)]
+    if excess > 0 and sum(slack) > 0:
+        cut = min(1.0, excess / sum(slack))
+        widths = [w - s * cut for w, s in zip(widths, slack, strict=True)]
+    scale = total / sum(widths)
+    return [w * scale for w in widths]

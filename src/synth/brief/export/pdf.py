@@ -19,7 +19,7 @@ from fpdf import FPDF
 
 from synth.ingest.parse import front_matter
 
-from .markdown import MdBlock, Run, format_safe, plain
+from .markdown import MdBlock, Run, column_widths, format_safe, plain
 
 SIZES = {1: 18, 2: 14, 3: 12}
 BODY_SIZE = 11
@@ -172,6 +172,20 @@ class _BriefPDF(_ReportPDF):
         return text if self.unicode else _latin1(text)
 
     def runs(self, runs: list[Run], size: float, height: float) -> None:
+        """Write styled runs; a space between two runs goes to the second, so fpdf can break the
+        line there instead of inside the second run's first word ("Neg/ative")."""
+        runs = [
+            Run(" " + r.text, r.bold, r.italic, r.code)
+            if i and runs[i - 1].text.endswith(" ") and not r.text.startswith(" ")
+            else r
+            for i, r in enumerate(runs)
+        ]
+        runs = [
+            Run(r.text[:-1], r.bold, r.italic, r.code)
+            if i + 1 < len(runs) and r.text.endswith(" ") and runs[i + 1].text.startswith(" ")
+            else r
+            for i, r in enumerate(runs)
+        ]
         for run in runs:
             if run.code:
                 self.set_font(self.mono, "", size - 1)
@@ -187,12 +201,14 @@ def _pdf_table(pdf: _BriefPDF, block: MdBlock) -> None:
         return
     pdf.set_font(pdf.family, "", 8.5)
     width = max(len(r) for r in block.rows)
-    # Columns share the page by how much they hold (square root, so long cells do not starve
-    # short ones); a floor keeps a narrow column readable.
-    lengths = [
-        max((len(plain(r[i])) for r in block.rows if i < len(r)), default=1) for i in range(width)
-    ]
-    weights = [max(4.0, n**0.5) for n in lengths]
+
+    # Columns share the page by what they hold, never narrower than their widest word.
+    def measure(word: str, bold: bool) -> float:
+        pdf.set_font(pdf.family, "B" if bold else "", 8.5)
+        return pdf.get_string_width(pdf.text_of(word))
+
+    weights = column_widths(block.rows, pdf.epw, measure, padding=3.4)
+    pdf.set_font(pdf.family, "", 8.5)
     with pdf.table(
         line_height=4.4,
         text_align="LEFT",
