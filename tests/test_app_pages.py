@@ -410,6 +410,17 @@ def _settled(page) -> None:
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for()
 
 
+def _first_item_is(page, chunk_id: str) -> None:
+    """Wait until the brief builder lists `chunk_id` first (a reorder has been drawn)."""
+    page.wait_for_function(
+        """id => {
+            const first = document.querySelector("[class*='st-key-brief-item-']");
+            return first !== null && first.className.includes("st-key-brief-item-" + id);
+        }""",
+        arg=chunk_id,
+    )
+
+
 def _download(page, button_name: str, target: Path) -> bytes:
     with page.expect_download() as info:
         page.get_by_role("button", name=button_name, exact=True).click()
@@ -450,6 +461,7 @@ def test_browser_basket_to_brief_with_every_download(
     page.get_by_role("heading", name="Brief builder").wait_for()
     page.get_by_text("Basket: 2 passages").wait_for()
     page.locator(f".st-key-brief-item-{chosen[0]}").get_by_role("button", name="↓ Down").click()
+    _first_item_is(page, chosen[1])  # the rerun may start after the click returns
     _settled(page)
     page.get_by_role("button", name="Build the brief").click()
     page.get_by_role("heading", name="Key messages").wait_for(timeout=180_000)
