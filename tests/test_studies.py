@@ -18,6 +18,7 @@ from synth.ingest.chunk import chunk_document
 from synth.ingest.parse import parse_file
 from synth.ingest.study import build_record, chunk_role
 from synth.ingest.study.effects import find_effects
+from synth.ingest.study.findings import direction_of
 from synth.models import Filters
 from synth.search import SearchSettings, search
 from synth.search.studies import describe, search_studies
@@ -127,6 +128,30 @@ def test_a_state_places_a_study_in_its_country(tmp_path):
 )
 def test_effect_sizes_are_read_only_with_their_printed_unit(text, expected):
     assert [(e.value, e.unit) for e in find_effects(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "By endline the share of beginners had fallen to 17%, and the share reading a "
+            "paragraph had risen to 44%.",
+            "positive",
+        ),
+        (
+            "Reading levels had fallen back markedly, with the share of beginners rising to 33%.",
+            "negative",
+        ),
+        ("The share who could not recognise numbers fell from 24% to 9%.", "positive"),
+        ("The programme reduced absence and improved attendance.", "positive"),
+        ("Chronic absence increased by 4 points in the comparison schools.", "negative"),
+        ("Tutoring improved maths scores by 0.2 SD but reduced attendance.", "mixed"),
+        ("Pupils who were behind improved by 0.3 SD.", "positive"),
+        ("There was no significant effect on reading scores.", "no-effect"),
+    ],
+)
+def test_a_fall_in_something_bad_is_good_news_clause_by_clause(text, expected):
+    assert direction_of(text) == expected
 
 
 def test_reference_lists_and_contents_are_not_content(tmp_path):

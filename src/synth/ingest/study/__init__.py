@@ -35,7 +35,7 @@ from .text import NON_CONTENT, Sentence, chunk_role, document_sentences
 __all__ = ["STUDY_VERSION", "StudyRules", "build_record", "chunk_role"]
 
 # Bumped whenever the rules change what a record says: stored records are rebuilt on ingest.
-STUDY_VERSION = "1"
+STUDY_VERSION = "2"
 RECORD_FACETS = ("country", "phase", "setting", "design", "outcome")
 YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 

@@ -45,12 +45,13 @@ METHOD_TALK = re.compile(
     re.I,
 )
 POSITIVE = re.compile(
-    r"\b(?:improv\w*|increas\w*|rais\w*|rose|gain\w*|higher|better|boost\w*|outperform\w*|"
+    r"\b(?:improv\w*|increas\w*|rais\w*|rose|risen|rising|grew|grown|gain\w*|higher|better|"
+    r"boost\w*|outperform\w*|"
     r"ahead|more likely|benefit\w*|positive\w*|helped|larger)\b",
     re.I,
 )
 NEGATIVE = re.compile(
-    r"\b(?:reduc\w*|decreas\w*|fell|fallen|declin\w*|lower|worse|behind|less likely|"
+    r"\b(?:reduc\w*|decreas\w*|fell|fallen|dropped|declin\w*|lower\w*|worse|less likely|"
     r"negative\w*|harm\w*|smaller)\b",
     re.I,
 )
@@ -64,8 +65,8 @@ NULL = re.compile(
 # Outcomes where a fall is good news: absence, dropout, repetition, punishment, incidents.
 LOWER_IS_BETTER = re.compile(
     r"\b(?:absen\w*|dropout|drop-out|dropping out|repetition|failure|fail\w*|punishment|"
-    r"incidents?|exclusions?|suspensions?|chronic absence|harsh|unable to read|could not read|"
-    r"cost)\b",
+    r"incidents?|exclusions?|suspensions?|chronic absence|harsh|unable to|could not|cannot|"
+    r"beginners?|non-?readers?|out of school|cost)\b",
     re.I,
 )
 MAX_FINDINGS = 12
@@ -83,14 +84,27 @@ NOT_RESULT = re.compile(
 )
 
 
+# Clauses read apart: "beginners fell to 17% and paragraph readers rose to 44%" is two gains.
+CLAUSE = re.compile(r";|,\s*(?:and|with|while|but|whereas)\s|\s(?:and|while|but|whereas)\s", re.I)
+
+
+def _clause_direction(clause: str) -> tuple[bool, bool]:
+    """(up, down) in one clause; a fall in something bad (absence, beginners) is a gain."""
+    up, down = bool(POSITIVE.search(clause)), bool(NEGATIVE.search(clause))
+    if LOWER_IS_BETTER.search(clause):
+        up, down = down, up
+    return up, down
+
+
 def direction_of(text: str) -> Direction | None:
     """Positive, negative, no effect or mixed, reading falls in bad things as good news."""
     if NULL.search(text):
         has_change = POSITIVE.search(NULL.sub("", text)) or NEGATIVE.search(NULL.sub("", text))
         return "mixed" if has_change else "no-effect"
-    up, down = bool(POSITIVE.search(text)), bool(NEGATIVE.search(text))
-    if LOWER_IS_BETTER.search(text):
-        up, down = up or down, False
+    up = down = False
+    for clause in CLAUSE.split(text):
+        clause_up, clause_down = _clause_direction(clause)
+        up, down = up or clause_up, down or clause_down
     if up and down:
         return "mixed"
     return "positive" if up else "negative" if down else None
