@@ -117,13 +117,26 @@ def test_a_near_duplicate_pair_is_counted_once(duplicate_index, embedder):
 # ---------------------------------------------------------------- evidence counts
 
 
-def test_evidence_counts_distinct_documents_per_facet_value(corpus_brief):
+def test_evidence_counts_distinct_documents_per_facet_value(corpus_brief, corpus_index):
+    """Design, country and phase are what each study record says of its document (where it
+    took place, not every country a passage mentions); evidence type is from the passages."""
     hits, content = corpus_brief
     usable = [h for h in hits if not SKIP_SECTION.search(h.section)]
+    records = corpus_index.studies(list({h.doc_id for h in usable}))
+    assert records, "the corpus documents have study records"
+    own = {
+        "design": lambda r: [r.design] if r.design else [],
+        "country": lambda r: r.countries,
+        "phase": lambda r: r.phase,
+    }
     per_doc: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
     for hit in usable:
+        record = records.get(hit.doc_id)
         for facet in COUNT_FACETS:
-            per_doc[hit.doc_id][facet].update(hit.facets.get(facet, []))
+            if record is not None and facet in own:
+                per_doc[hit.doc_id][facet].update(own[facet](record))
+            else:
+                per_doc[hit.doc_id][facet].update(hit.facets.get(facet, []))
     assert content.evidence.n_studies == len(per_doc) == content.evidence.n_documents
     for facet in COUNT_FACETS:
         expected = Counter(v for doc in per_doc.values() for v in doc[facet])

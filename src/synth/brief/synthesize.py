@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -119,16 +120,30 @@ def _facet_labels() -> tuple[dict[str, str], dict[str, object]]:
     return {name: f.label for name, f in facets.items()}, facets
 
 
+# What a study record says of its document outranks what a passage mentions: a review that
+# cites an Indian trial took place where its record says, not in India.
+RECORD_VALUES: dict[str, Callable[[StudyRecord], list[str]]] = {
+    "design": lambda r: [r.design] if r.design else [],
+    "country": lambda r: list(r.countries),
+    "phase": lambda r: list(r.phase),
+}
+
+
 def _count_evidence(
-    hits: list[Hit], studies: _Studies, n_duplicates: int
+    hits: list[Hit], studies: _Studies, n_duplicates: int, records: dict[str, StudyRecord]
 ) -> tuple[EvidenceCounts, dict[str, dict[str, list[str]]]]:
-    """Distinct studies per facet value, from the hits' facets; also each study's labels."""
+    """Distinct studies per facet value, from the study records where a document has one and
+    the hits' facets otherwise; also each study's labels."""
     labels, facets = _facet_labels()
     values: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for hit in hits:
         study = studies.find(hit.doc_id)
+        record = records.get(hit.doc_id)
         for name in COUNT_FACETS:
-            values[study][name].update(hit.facets.get(name, []))
+            if record is not None and name in RECORD_VALUES:
+                values[study][name].update(RECORD_VALUES[name](record))
+            else:
+                values[study][name].update(hit.facets.get(name, []))
     study_ids = list(dict.fromkeys(studies.find(h.doc_id) for h in hits))
     counts = EvidenceCounts(
         n_studies=len(study_ids),
@@ -402,7 +417,8 @@ def synthesize(
     refs = {d: reference_for(index, d) for d in dict.fromkeys(h.doc_id for h in usable)}
     refs = {r.doc_id: r for r in finish_references(list(refs.values()))}
     studies = _group_studies(usable, pairs, refs)
-    content.evidence, per_study = _count_evidence(usable, studies, len(pairs))
+    records = index.studies(list({h.doc_id for h in usable})) if hasattr(index, "studies") else {}
+    content.evidence, per_study = _count_evidence(usable, studies, len(pairs), records)
     kept = [h for i, h in enumerate(usable) if i not in dropped]
     kept_vectors = passage_vectors[[i for i in range(len(usable)) if i not in dropped]]
     found = candidate_units(index, kept)
@@ -411,7 +427,6 @@ def synthesize(
     pool, used = None, set()
     if found.units:
         labels = choose_themes(kept_vectors, max_k=n_messages)
-        records = index.studies(list({h.doc_id for h in kept})) if hasattr(index, "studies") else {}
         pool = _pool(embedder, question, kept, kept_vectors, found, labels, records)
         content.themes, alloc = _themes(pool, kept, kept_vectors, labels, studies, layout, records)
         content.key_messages = [t.key_message for t in content.themes if t.key_message is not None]
