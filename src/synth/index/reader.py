@@ -12,9 +12,8 @@ import numpy as np
 
 from synth.models import Filters
 
-from . import facets, store
+from . import facets, keyword, store
 from .build import DEFAULT_INDEX_DIR, IndexNotFound, Manifest, live_build, read_manifest
-from .keyword import KeywordIndex
 from .store import ChunkRecord, DocumentRecord
 from .vectors import DenseIndex
 
@@ -44,7 +43,9 @@ class Index:
         self._lock = threading.Lock()
         # A build never changes, so which tables it has is read once, not on every search.
         self._tables = {r[0] for r in self.query("SELECT name FROM sqlite_master")}
-        self.keyword = KeywordIndex(self.db, self._lock, self._tables)
+        self.keyword = keyword.open_engine(
+            self.manifest.keyword_index, build_dir, self.db, self._lock, self._tables
+        )
 
     @classmethod
     def open(cls, root: str | Path = DEFAULT_INDEX_DIR) -> Index:
@@ -61,6 +62,7 @@ class Index:
         return self.manifest.build_id
 
     def close(self) -> None:
+        self.keyword.close()
         self.db.close()
 
     def __enter__(self) -> Index:
@@ -147,5 +149,5 @@ class Index:
         return facets.document_tags(self.query, doc_id)
 
     def stats(self) -> IndexStats:
-        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        size = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
         return IndexStats(self.manifest, self.path, size, self.documents())

@@ -1,7 +1,8 @@
 """The SQLite side of a build: documents, pages, chunks, sentences and the embedding cache.
 
 Writers call these functions inside a staged build; readers get typed records back. The
-keyword engine's and the facets' tables live in the same database (see keyword.py, facets.py).
+facets' tables and the keyword engine's change log live in the same database (see facets.py,
+keyword.py: triggers on `chunks` tell the keyword engine what changed).
 """
 
 from __future__ import annotations
@@ -214,11 +215,10 @@ def insert_document(db: sqlite3.Connection, doc: Document, chunks: list[Chunk], 
             "INSERT INTO sentences VALUES (?,?,?,?,?)",
             [(rowid, i, s.page, s.start, s.end) for i, s in enumerate(chunk.sentences)],
         )
-        keyword.insert_chunk(db, rowid, chunk.text, chunk.section_label, doc.title)
 
 
 def delete_document(db: sqlite3.Connection, doc_id: str) -> None:
-    keyword.delete_document(db, doc_id)
+    """Its chunks go by cascade; the keyword engine hears of it through its triggers."""
     db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
 
 

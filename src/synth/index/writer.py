@@ -113,6 +113,9 @@ class _Job:
     get_embedder: Callable[[], Embedder]
     rebuild: bool
     curation: _Curation
+    keyword_engine: str = keyword.DEFAULT_ENGINE
+    # The keyword engine changes: the build must be written even if no file did.
+    switch_engine: bool = False
 
 
 def _read_known(
@@ -130,6 +133,15 @@ def _read_known(
     given = {str(f.resolve()) for f in files}
     files.extend(Path(p) for p in known.by_path if p not in given)
     return _Known(), True
+
+
+def _keyword_engine(old: Path | None, wanted: str | None) -> tuple[str, bool]:
+    """The keyword engine for the next build, and whether it differs from the live build's."""
+    current = keyword.engine_of(read_manifest(old).keyword_index) if old else None
+    if wanted is not None and wanted not in keyword.ENGINES:
+        raise ValueError(f"unknown keyword engine '{wanted}' (one of {', '.join(keyword.ENGINES)})")
+    engine = wanted or current or keyword.DEFAULT_ENGINE
+    return engine, current is not None and engine != current
 
 
 def _plan_files(
@@ -172,6 +184,7 @@ def ingest(
     embedder: Callable[[], Embedder] | None = None,
     metadata: Iterable[DocMetadata] = (),
     taxonomy: str | Path | None = None,
+    keyword_engine: str | None = None,
 ) -> IngestReport:
     """Add new files, replace changed ones, skip unchanged ones; report every file's fate.
 
@@ -198,7 +211,8 @@ def ingest(
         curation = _Curation(list(metadata), Path(taxonomy) if taxonomy else None)
         if old is not None and not rebuild:
             _pending_curation(old, report, curation)
-        if old is not None and not plans and not rebuild and not curation.pending:
+        engine, switch = _keyword_engine(old, keyword_engine)
+        if old is not None and not plans and not rebuild and not curation.pending and not switch:
             report.build_id = old.name
             report.seconds = time.perf_counter() - started
             return report
@@ -206,6 +220,7 @@ def ingest(
         job = _Job(
             settings, limits or ParseLimits(), model, progress, get_embedder, rebuild, curation
         )
+        job.keyword_engine, job.switch_engine = engine, switch
         try:
             report.build_id = _write_build(root, old, plans, report, job)
         except _NothingNew:
@@ -255,7 +270,7 @@ def _write_build(
         _store_files(db, plans, report, job, background)
         for doc_id, meta in job.curation.updates.items():
             facets.store_metadata(db, doc_id, meta)
-        unchanged = not job.rebuild and not report.changed and not job.curation.pending
+        unchanged = not (job.rebuild or report.changed or job.curation.pending or job.switch_engine)
         if old is not None and unchanged:
             raise _NothingNew
         db.commit()
@@ -279,8 +294,8 @@ def _write_build(
             n_documents=0,
             n_chunks=0,
             faiss_index=faiss_name,
+            keyword_index=keyword.NAMES[job.keyword_engine],
         )
-        keyword.refresh_common_terms(db)
         publish(root, tmp, db, manifest)
     return build_id
 
@@ -347,7 +362,6 @@ def remove(targets: Iterable[str], root: str | Path = DEFAULT_INDEX_DIR) -> list
             _, manifest.faiss_index = vectors.write_index(
                 *store.chunk_vectors(db, manifest.dimension), tmp / "vectors.faiss"
             )
-            keyword.refresh_common_terms(db)
             manifest.restamp(build_id)
             publish(root, tmp, db, manifest)
     return [source for _, source in hits]
