@@ -1,4 +1,4 @@
-"""A synthetic corpus for scale benchmarks: Zipfian words, real chunk lengths, embedding-like vectors.
+"""A synthetic corpus for scale benchmarks: Zipfian words, real chunk lengths, random vectors.
 
 Used by bench_scale.py (and importable on its own) to make 100k, 1M or 10M chunks without
 holding them: chunks and vectors come in batches from seeded generators, so any size streams

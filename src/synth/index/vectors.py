@@ -20,6 +20,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .topk import verified_top
+
 # Exact flat search up to this many vectors (about 15 ms a query on one core at 200k); IVF beyond.
 FLAT_MAX_VECTORS = 200_000
 # IVF: about 2*sqrt(N) lists (a power of two, at least 39 training points each), 10 k-means
@@ -139,9 +141,7 @@ class DenseIndex:
             return []
         query = np.ascontiguousarray(vector, dtype="float32").reshape(1, -1)
         if allowed is None:
-            with _one_thread():
-                scores, ids = self.index.search(query, limit)
-            return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            return verified_top(lambda m: self._scan(self.index, query, m), limit) or []
         internal = self._internal(allowed)
         if internal.size == 0:
             return []
@@ -161,11 +161,9 @@ class DenseIndex:
         self, query: np.ndarray, limit: int, internal: np.ndarray
     ) -> list[tuple[int, float]]:
         scores = self._inner.reconstruct_batch(internal) @ query
-        k = min(limit, internal.size)
-        top = np.argpartition(-scores, k - 1)[:k] if k < internal.size else np.arange(k)
-        rowids = self._ids[internal[top]]
-        best = np.lexsort((rowids, -scores[top]))
-        return [(int(rowids[i]), float(scores[top][i])) for i in best]
+        rowids = self._ids[internal]
+        best = np.lexsort((rowids, -scores))[:limit]
+        return [(int(rowids[i]), float(scores[i])) for i in best]
 
     def _selector_search(
         self, query: np.ndarray, limit: int, internal: np.ndarray
@@ -177,10 +175,23 @@ class DenseIndex:
             params = faiss.SearchParametersIVF(sel=selector, nprobe=self._inner.nlist)
         else:
             params = faiss.SearchParameters(sel=selector)
+        found = verified_top(
+            lambda m: self._scan(self._inner, query, min(m, internal.size), params, self._ids),
+            limit,
+        )
+        return found or []
+
+    @staticmethod
+    def _scan(
+        index: faiss.Index,
+        query: np.ndarray,
+        limit: int,
+        params: faiss.SearchParameters | None = None,
+        labels: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's best `limit` as (rowids, scores); `labels` maps positions to rowids."""
         with _one_thread():
-            scores, found = self._inner.search(query, min(limit, internal.size), params=params)
-        return [
-            (int(self._ids[i]), float(s))
-            for i, s in zip(found[0], scores[0], strict=True)
-            if i >= 0
-        ]
+            scores, found = index.search(query, limit, params=params)
+        keep = found[0] >= 0
+        ids = found[0][keep]
+        return (labels[ids] if labels is not None else ids), scores[0][keep].astype("float64")
