@@ -1,11 +1,14 @@
 """The tantivy keyword engine: Lucene-style BM25 (k1 1.2, b 0.75) in the build's `keyword/` folder.
 
-Each chunk is one tantivy document: its rowid (indexed and a fast field), and text, section and
-title analysed by one analyzer (word tokens, lowercased, ASCII-folded, English Snowball stems).
-Queries never go through tantivy's query parser: the same analyzer turns user text into terms,
-and each term becomes a term query per field (weights 1.0, 0.6, 0.3 as FTS5 had), so no input
-can be query syntax. Top-k uses tantivy's block-max WAND, which skips most of what a common term
-matches; that, not tuning, is why it stays fast at millions of chunks (benchmarks/README.md).
+Each chunk is one tantivy document: its rowid (indexed and a fast field) and one text field
+holding the document title, the section label and the chunk text, analysed by one analyzer
+(word tokens, lowercased, ASCII-folded, English Snowball stems). One field, like FTS5's BM25
+that sums weighted frequencies over columns before saturating: separate BM25 per field (title,
+section and text scored apart) lost 0.06 MRR@10 on the dev set's tuning half
+(benchmarks/README.md). Queries never go through tantivy's query parser: the same analyzer
+turns user text into terms, each one a term query, so no input can be query syntax. Top-k
+uses tantivy's block-max WAND, which skips most of what a common term matches: that, not
+tuning, is why it stays fast at millions of chunks (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from .topk import verified_top
 
 NAME = "tantivy bm25 (snowball english)"
 TOKENIZER = "synth_en"
-FIELDS = (("text", 1.0), ("section", 0.6), ("title", 0.3))
 WRITER_HEAP = 128_000_000
 # A filter is applied by ranking the whole collection and keeping allowed rowids, fetching
 # deeper until the allowed top k is proven (topk.verified_top), when that takes at most this
@@ -49,8 +51,7 @@ def analyzer() -> tantivy.TextAnalyzer:
 def schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("rowid", indexed=True, fast=True)
-    for field, _ in FIELDS:
-        builder.add_text_field(field, tokenizer_name=TOKENIZER, index_option="freq")
+    builder.add_text_field("text", tokenizer_name=TOKENIZER, index_option="freq")
     return builder.build()
 
 
@@ -99,7 +100,7 @@ def apply(
 
 def _add_rows(writer: tantivy.IndexWriter, rows: sqlite3.Cursor) -> None:
     for rowid, text, section, title in rows:
-        writer.add_document(tantivy.Document(rowid=rowid, text=text, section=section, title=title))
+        writer.add_document(tantivy.Document(rowid=rowid, text=f"{title}\n{section}\n{text}"))
 
 
 # ---------------------------------------------------------------- reading
@@ -178,14 +179,15 @@ class TantivyEngine:
         return verified_top(lambda m: self._fetch(filtered, m), limit) or []
 
     def _query(self, terms: list[str]) -> tantivy.Query:
-        clauses = []
-        for field, weight in FIELDS:
-            for term in terms:
-                query = tantivy.Query.term_query(self.schema, field, term, index_option="freq")
-                if weight != 1.0:
-                    query = tantivy.Query.boost_query(query, weight)
-                clauses.append((tantivy.Occur.Should, query))
-        return tantivy.Query.boolean_query(clauses)
+        return tantivy.Query.boolean_query(
+            [
+                (
+                    tantivy.Occur.Should,
+                    tantivy.Query.term_query(self.schema, "text", term, index_option="freq"),
+                )
+                for term in terms
+            ]
+        )
 
     def _fetch(self, query: tantivy.Query, limit: int) -> tuple[np.ndarray, np.ndarray]:
         hits = self.searcher.search(query, limit, count=False).hits

@@ -15,7 +15,7 @@ from synth.models import Filters
 from . import facets, keyword, store
 from .build import DEFAULT_INDEX_DIR, IndexNotFound, Manifest, live_build, read_manifest
 from .store import ChunkRecord, DocumentRecord
-from .vectors import DenseIndex
+from .vectors import read_dense
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Index:
         self.path = build_dir
         self.manifest = read_manifest(build_dir)
         self.db = store.connect(build_dir / "synth.sqlite", readonly=True)
-        self.dense = DenseIndex.read(str(build_dir / "vectors.faiss"))
+        self.dense = read_dense(build_dir / "vectors.faiss")
         self.vectors = self.dense.index
         self._lock = threading.Lock()
         # A build never changes, so which tables it has is read once, not on every search.

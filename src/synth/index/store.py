@@ -8,7 +8,7 @@ keyword.py: triggers on `chunks` tell the keyword engine what changed).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -255,6 +255,23 @@ def chunk_vectors(db: sqlite3.Connection, dimension: int) -> tuple[np.ndarray, n
         ids[i] = rowid
         vectors[i] = np.frombuffer(blob, dtype="float32")
     return ids, vectors
+
+
+def chunk_vector_batches(
+    db: sqlite3.Connection, dimension: int, size: int = 65_536
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The same as chunk_vectors, in batches of `size`: bounded memory at any index size."""
+    join = "FROM chunks c JOIN embeddings e ON e.hash = c.embed_hash"
+    cursor = db.execute(f"SELECT c.id, e.vector {join} ORDER BY c.id")
+    while rows := cursor.fetchmany(size):
+        ids = np.fromiter((r[0] for r in rows), dtype="int64", count=len(rows))
+        blob = b"".join(r[1] for r in rows)
+        yield ids, np.frombuffer(blob, dtype="float32").reshape(len(rows), dimension)
+
+
+def count_vectors(db: sqlite3.Connection) -> int:
+    join = "FROM chunks c JOIN embeddings e ON e.hash = c.embed_hash"
+    return int(db.execute(f"SELECT COUNT(*) {join}").fetchone()[0])
 
 
 def stored_dimension(db: sqlite3.Connection) -> int | None:

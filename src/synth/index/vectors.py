@@ -14,16 +14,22 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from . import vectors_pq
 from .topk import verified_top
 
 # Exact flat search up to this many vectors (about 15 ms a query on one core at 200k); IVF beyond.
 FLAT_MAX_VECTORS = 200_000
+# Past this many, the compressed, memory-mapped IVF-PQ index of vectors_pq.py (IVFFlat holds
+# 1.5 kB a chunk in memory: 3 GB at 2M; benchmarks/README.md, "Index for 10M chunks").
+PQ_MIN_VECTORS = 2_000_000
 # IVF: about 2*sqrt(N) lists (a power of two, at least 39 training points each), 10 k-means
 # iterations on at most 64 points a list, and 1/16 of the lists probed (recall@10 ~0.99 at 1M).
 IVF_TRAIN_PER_LIST = 64
@@ -82,6 +88,36 @@ def write_index(ids: np.ndarray, vectors: np.ndarray, path: Path) -> tuple[int, 
     index, name = build_faiss(ids, vectors)
     faiss.write_index(index, str(path))
     return index.ntotal, name
+
+
+def write_index_batches(
+    n: int, dimension: int, batches: vectors_pq.Batches, path: Path, pq_min: int | None = None
+) -> tuple[int, str]:
+    """Write the index for `n` vectors that `batches()` streams as (rowids, vectors) in rowid
+    order: in memory up to `pq_min` (default PQ_MIN_VECTORS), compressed and streamed beyond."""
+    if n > (PQ_MIN_VECTORS if pq_min is None else pq_min):
+        return vectors_pq.write_index(n, dimension, batches, path)
+    parts = list(batches())
+    ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype="int64")
+    x = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, dimension), "float32")
+    return write_index(ids, x, path)
+
+
+def copy_index(old: Path, new: Path) -> None:
+    """Carry a build's vector files into a new build unchanged (hard links when possible)."""
+    for name in ("vectors.faiss", vectors_pq.RAW, vectors_pq.RAW_IDS):
+        if (old / name).is_file():
+            try:
+                os.link(old / name, new / name)
+            except OSError:
+                shutil.copyfile(old / name, new / name)
+
+
+def read_dense(path: Path) -> DenseIndex | vectors_pq.CompressedDenseIndex:
+    """The reading side of a build's vectors, whichever kind of index they are in."""
+    if vectors_pq.is_compressed(path):
+        return vectors_pq.CompressedDenseIndex(path)
+    return DenseIndex.read(str(path))
 
 
 def _trained_ivf(vectors: np.ndarray) -> faiss.IndexIVFFlat:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -20,7 +19,7 @@ from synth.ingest.chunk import ChunkSettings
 from synth.ingest.embed import DEFAULT_MODEL, Embedder, resolve_model
 from synth.ingest.files import ParseLimits, content_hash, iter_input_files
 from synth.ingest.metadata import DocMetadata, match_record, sidecar_for
-from synth.ingest.pipeline import FileTask, PreparedFile, run_local
+from synth.ingest.pipeline import FileTask, LocalRunner, PreparedFile, Runner
 from synth.models import FileResult, IngestReport, NullProgress, Progress
 from synth.taxonomy import load_taxonomy
 
@@ -113,6 +112,7 @@ class _Job:
     get_embedder: Callable[[], Embedder]
     rebuild: bool
     curation: _Curation
+    runner: Runner = field(default_factory=LocalRunner)
     keyword_engine: str = keyword.DEFAULT_ENGINE
     # The keyword engine changes: the build must be written even if no file did.
     switch_engine: bool = False
@@ -185,6 +185,7 @@ def ingest(
     metadata: Iterable[DocMetadata] = (),
     taxonomy: str | Path | None = None,
     keyword_engine: str | None = None,
+    runner: Runner | None = None,
 ) -> IngestReport:
     """Add new files, replace changed ones, skip unchanged ones; report every file's fate.
 
@@ -221,6 +222,7 @@ def ingest(
             settings, limits or ParseLimits(), model, progress, get_embedder, rebuild, curation
         )
         job.keyword_engine, job.switch_engine = engine, switch
+        job.runner = runner or LocalRunner()
         try:
             report.build_id = _write_build(root, old, plans, report, job)
         except _NothingNew:
@@ -243,7 +245,8 @@ def _store_files(
             store.delete_document(db, doc_id)
     job.progress.start("parse", len(plans))
     todo = [p for p in plans if not (p.duplicate_of and p.replaces)]
-    prepared = run_local((FileTask(p.path, p.digest) for p in todo), job.settings, job.limits)
+    tasks = [FileTask(p.path, p.digest) for p in todo]
+    prepared = job.runner.prepare(tasks, job.settings, job.limits)
     by_path = {p.path: p for p in todo}
     for plan in plans:
         if plan.duplicate_of and plan.replaces:
@@ -265,7 +268,7 @@ def _write_build(
     root: Path, old: Path | None, plans: list[_Plan], report: IngestReport, job: _Job
 ) -> str:
     """Write a complete new build beside the live one, then point CURRENT at it."""
-    background = BackgroundEmbedder(job.get_embedder, job.model)
+    background = BackgroundEmbedder(job.get_embedder, job.model, job.runner.encoder(job.model))
     with staged_build(root, old) as (build_id, tmp, db), contextlib.closing(background):
         _store_files(db, plans, report, job, background)
         for doc_id, meta in job.curation.updates.items():
@@ -279,9 +282,7 @@ def _write_build(
         facets.tag_build(db, load_taxonomy(job.curation.taxonomy), job.get_embedder)
         db.commit()
         dimension = store.stored_dimension(db) or job.get_embedder().dimension
-        n_vectors, faiss_name = vectors.write_index(
-            *store.chunk_vectors(db, dimension), tmp / "vectors.faiss"
-        )
+        n_vectors, faiss_name = _write_vectors(db, dimension, tmp)
         n_chunks = store.counts(db)[1]
         if n_vectors != n_chunks:
             raise RuntimeError(f"index mismatch: {n_vectors} vectors for {n_chunks} chunks")
@@ -298,6 +299,16 @@ def _write_build(
         )
         publish(root, tmp, db, manifest)
     return build_id
+
+
+def _write_vectors(db: sqlite3.Connection, dimension: int, tmp: Path) -> tuple[int, str]:
+    """The build's FAISS index from every stored vector, streamed in batches."""
+    return vectors.write_index_batches(
+        store.count_vectors(db),
+        dimension,
+        lambda: store.chunk_vector_batches(db, dimension),
+        tmp / "vectors.faiss",
+    )
 
 
 def _kept_metadata(db: sqlite3.Connection, plans: list[_Plan]) -> dict[str, DocMetadata]:
@@ -359,9 +370,7 @@ def remove(targets: Iterable[str], root: str | Path = DEFAULT_INDEX_DIR) -> list
         with staged_build(root, old) as (build_id, tmp, db):
             for doc_id, _ in hits:
                 store.delete_document(db, doc_id)
-            _, manifest.faiss_index = vectors.write_index(
-                *store.chunk_vectors(db, manifest.dimension), tmp / "vectors.faiss"
-            )
+            _, manifest.faiss_index = _write_vectors(db, manifest.dimension, tmp)
             manifest.restamp(build_id)
             publish(root, tmp, db, manifest)
     return [source for _, source in hits]
@@ -394,7 +403,7 @@ def update_tags(
         with staged_build(root, old) as (build_id, tmp, db):
             facets.record_curator(db, doc_id, changes, note)
             facets.refresh_effective(db, load_taxonomy(Path(taxonomy) if taxonomy else None))
-            shutil.copyfile(old / "vectors.faiss", tmp / "vectors.faiss")
+            vectors.copy_index(old, tmp)
             manifest.restamp(build_id)
             publish(root, tmp, db, manifest)
     return doc_id
