@@ -152,7 +152,7 @@ def rss_bytes() -> int:
 
 
 def write_sqlite(path: Path, n: int, rng: np.random.Generator) -> None:
-    from synth.index.keyword import refresh_common_terms
+    from synth.index.keyword_fts5 import refresh_common_terms
     from synth.index.store import create_schema
 
     text = TextModel()
