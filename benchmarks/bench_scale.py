@@ -53,7 +53,8 @@ TEXT_QUERIES = [
     "text message reminders to caregivers",
 ]
 N_VECTOR_QUERIES = 100
-COMPARE_MAX = 1_000_000  # FTS5 and bm25s are built up to this size
+FTS5_MAX = 1_000_000  # FTS5 is built for comparison up to this size
+BM25S_MAX = 100_000  # bm25s too (its Python tokenizer took 316 s for 100k chunks here)
 
 
 def peak_gb() -> float:
@@ -68,6 +69,8 @@ def rss_bytes() -> int:
 
 
 def folder_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
@@ -126,8 +129,8 @@ def write_sqlite(db, n: int, keep_texts: bool) -> list[str]:
     return texts
 
 
-def build(n: int, root: Path) -> dict[str, object]:
-    from synth.index import keyword, keyword_fts5, keyword_tantivy, store, vectors
+def build(n: int, root: Path, dense_only: bool = False) -> dict[str, object]:
+    from synth.index import keyword, store, vectors
     from synth.index.build import Manifest
     from synth.ingest.embed import DEFAULT_MODEL
 
@@ -137,21 +140,8 @@ def build(n: int, root: Path) -> dict[str, object]:
     db = store.connect(build_dir / "synth.sqlite", readonly=False)
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
-    compare = n <= COMPARE_MAX
-    t0 = time.perf_counter()
-    texts = write_sqlite(db, n, keep_texts=compare)
-    out["sqlite_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    keyword_tantivy.apply(db, build_dir / keyword.FOLDER, None, keyword.INDEXED_SQL)
-    db.execute("INSERT OR REPLACE INTO keyword_state VALUES ('engine', 'tantivy')")
-    out["tantivy_s"] = time.perf_counter() - t0
-    if compare:
-        t0 = time.perf_counter()
-        keyword_fts5.apply(db, None, keyword.INDEXED_SQL)
-        out["fts5_s"] = time.perf_counter() - t0
-        out["bm25s_s"] = build_bm25s(texts, root / "bm25s")
-        del texts
-    db.commit()
+    if not dense_only:
+        build_keywords(db, n, build_dir, root, out)
     db.close()
     model = VectorModel(max(64, n // 200))
 
@@ -173,6 +163,25 @@ def build(n: int, root: Path) -> dict[str, object]:
     (root / "CURRENT").write_text("bench\n")
     out["build_peak_gb"] = peak_gb()
     return out
+
+
+def build_keywords(db, n: int, build_dir: Path, root: Path, out: dict[str, object]) -> None:
+    from synth.index import keyword, keyword_fts5, keyword_tantivy
+
+    t0 = time.perf_counter()
+    texts = write_sqlite(db, n, keep_texts=n <= BM25S_MAX)
+    out["sqlite_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    keyword_tantivy.apply(db, build_dir / keyword.FOLDER, None, keyword.indexed_sql())
+    db.execute("INSERT OR REPLACE INTO keyword_state VALUES ('engine', 'tantivy')")
+    out["tantivy_s"] = time.perf_counter() - t0
+    if n <= FTS5_MAX:
+        t0 = time.perf_counter()
+        keyword_fts5.apply(db, None, keyword.indexed_sql())
+        out["fts5_s"] = time.perf_counter() - t0
+    if texts:
+        out["bm25s_s"] = build_bm25s(texts, root / "bm25s")
+    db.commit()
 
 
 def build_bm25s(texts: list[str], folder: Path) -> float:
@@ -243,6 +252,41 @@ def timed(fn, items, repeats: int) -> tuple[float, float]:
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
+def query_dense(n: int, root: Path) -> dict[str, object]:
+    """Vectors only (no SQLite, no keywords): the FAISS index synth picks, opened as it does."""
+    from synth.index.vectors import read_dense
+
+    truth = np.load(root / "truth.npz")
+    before = rss_bytes()
+    path = root / "builds" / "bench" / "vectors.faiss"
+    dense = read_dense(path)
+    out: dict[str, object] = {"resident_bytes_per_chunk": (rss_bytes() - before) / n}
+    out["files"] = {
+        "vectors": folder_bytes(path) / n,
+        "float vectors": sum(
+            folder_bytes(path.with_name(f)) for f in ("vectors.f32", "vectors.ids")
+        )
+        / n,
+    }
+    qv = list(truth["queries"])
+    allowed = {"none": None}
+    allowed.update({k: np.flatnonzero(allowed_mask(n, v)) + 1 for k, v in FILTERS.items()})
+    out["allowed"] = {k: (n if v is None else len(v)) for k, v in allowed.items()}
+    recall, latency = {}, {}
+    for name, ids in allowed.items():
+        key = "all" if ids is None else name
+        found = sum(
+            len({r for r, _ in dense.search(q, 10, ids)} & set(t.tolist()))
+            for q, t in zip(qv, truth[key], strict=True)
+        )
+        recall[name] = found / truth[key].size
+        latency[name] = {"dense": timed(lambda q, ids=ids: dense.search(q, 60, ids), qv[:50], 1)}
+    out["recall10"], out["latency"] = recall, latency
+    out["resident_after_queries_bytes_per_chunk"] = (rss_bytes() - before) / n
+    out["query_peak_gb"] = peak_gb()
+    return out
+
+
 def query(n: int, root: Path) -> dict[str, object]:
     from synth.index import Index, keyword_fts5
     from synth.ingest.embed import load_embedder
@@ -259,7 +303,7 @@ def query(n: int, root: Path) -> dict[str, object]:
     out["resident_bytes_per_chunk"] = (rss_bytes() - before) / n
     build_dir = index.path
     out["files"] = {
-        "vectors": sum(folder_bytes(build_dir / f) for f in ("vectors.faiss",)) / n,
+        "vectors": folder_bytes(build_dir / "vectors.faiss") / n,
         "float vectors": sum(folder_bytes(build_dir / f) for f in ("vectors.f32", "vectors.ids"))
         / n,
         "tantivy": folder_bytes(build_dir / "keyword") / n,
@@ -284,8 +328,9 @@ def query(n: int, root: Path) -> dict[str, object]:
     out["embed"] = timed(embedder.encode_query, TEXT_QUERIES, repeats)
     rows: dict[str, dict[str, tuple[float, float]]] = {}
     engines = {"tantivy": index.keyword}
-    if (build_dir / "bm25s").exists() or (root / "bm25s").exists():
+    if n <= FTS5_MAX:
         engines["fts5"] = keyword_fts5.Fts5Engine(index.db, index._lock, index._tables)
+    if (root / "bm25s").exists():
         engines["bm25s"] = Bm25sEngine(root / "bm25s", n)
     for name, ids in allowed.items():
         row = {"dense": timed(lambda q, ids=ids: index.dense_search(q, 60, ids), qv[:40], 1)}
@@ -337,13 +382,14 @@ class Bm25sEngine:
 # ---------------------------------------------------------------- driver
 
 
-def run_size(n: int, workdir: Path | None) -> dict[str, object]:
-    result: dict[str, object] = {"n": n}
+def run_size(n: int, workdir: Path | None, dense_only: bool) -> dict[str, object]:
+    result: dict[str, object] = {"n": n, "dense_only": dense_only}
     with tempfile.TemporaryDirectory(prefix=f"synth-scale-{n}-", dir=workdir) as tmp:
         for step in ("build", "query"):
             t0 = time.perf_counter()
             proc = subprocess.run(
-                [sys.executable, __file__, "--step", step, "--n", str(n), "--root", tmp],
+                [sys.executable, __file__, "--step", step, "--n", str(n), "--root", tmp]
+                + (["--dense-only"] if dense_only else []),
                 capture_output=True,
                 text=True,
             )
@@ -363,18 +409,25 @@ def main() -> int:
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--workdir", type=Path, help="where the builds go (default: /tmp)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument(
+        "--dense-only", action="store_true", help="vectors only: no SQLite, no keyword index"
+    )
     parser.add_argument("--step", choices=["build", "query"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
-        print(json.dumps((build if args.step == "build" else query)(args.n, args.root)))
+        if args.step == "build":
+            print(json.dumps(build(args.n, args.root, args.dense_only)))
+        else:
+            step = query_dense if args.dense_only else query
+            print(json.dumps(step(args.n, args.root)))
         return 0
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {sys.version.split()[0]}")
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
-        r = run_size(n, args.workdir)
+        r = run_size(n, args.workdir, args.dense_only)
         results.append(r)
         print(json.dumps(r), flush=True)
         if args.json:

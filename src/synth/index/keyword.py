@@ -59,10 +59,25 @@ END;
 """
 )
 
-# What every engine indexes for a chunk: its text, its section label and its document's title.
-INDEXED_SQL = (
-    "SELECT c.id, c.text, c.section, d.title FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
-)
+# A chunk's role changing (content, reference list, ...) changes whether it is indexed.
+ROLE_SCHEMA = """
+CREATE TRIGGER IF NOT EXISTS keyword_role_set AFTER INSERT ON chunk_roles BEGIN
+    INSERT OR IGNORE INTO keyword_pending VALUES (new.chunk);
+END;
+"""
+
+
+def indexed_sql() -> str:
+    """What every engine indexes: each content chunk's text, section label and document title.
+
+    Engines append "AND c.id IN (...)" to re-index some chunks only.
+    """
+    from .studies import CONTENT_SQL  # studies imports this module
+
+    return (
+        "SELECT c.id, c.text, c.section, d.title FROM chunks c "
+        f"JOIN documents d ON d.doc_id = c.doc_id WHERE {CONTENT_SQL}"
+    )
 
 
 class KeywordEngine(Protocol):
@@ -131,6 +146,12 @@ def _current_engine(db: sqlite3.Connection) -> str:
     return row[0] if row else FTS5  # builds before keyword_state were all FTS5
 
 
+def delete_chunks(db: sqlite3.Connection, rowids: list[int]) -> None:
+    """Take chunks out of the keyword index (reference lists and such are never hits): their
+    role, not this call, keeps them out; this makes sure the engine looks again."""
+    db.executemany("INSERT OR IGNORE INTO keyword_pending VALUES (?)", [(r,) for r in rowids])
+
+
 def apply_changes(db: sqlite3.Connection, build_dir: Path, manifest_name: str) -> None:
     """Make the build's engine hold exactly its chunks: patch the pending rowids, or rebuild.
 
@@ -148,10 +169,10 @@ def apply_changes(db: sqlite3.Connection, build_dir: Path, manifest_name: str) -
         full = full or not folder.is_dir()
         if switched:
             keyword_fts5.clear(db)
-        keyword_tantivy.apply(db, folder, None if full else pending, INDEXED_SQL)
+        keyword_tantivy.apply(db, folder, None if full else pending, indexed_sql())
     else:
         if folder.exists():
             shutil.rmtree(folder)
-        keyword_fts5.apply(db, None if full else pending, INDEXED_SQL)
+        keyword_fts5.apply(db, None if full else pending, indexed_sql())
     db.execute("DELETE FROM keyword_pending")
     db.execute("INSERT OR REPLACE INTO keyword_state VALUES ('engine', ?)", (engine,))

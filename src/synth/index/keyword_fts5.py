@@ -64,7 +64,7 @@ def apply(db: sqlite3.Connection, pending: list[int] | None, indexed_sql: str) -
             )
             db.execute(
                 f"INSERT INTO chunks_fts (rowid, text, section, title) {indexed_sql} "
-                "WHERE c.id IN (SELECT value FROM json_each(?))",
+                "AND c.id IN (SELECT value FROM json_each(?))",
                 (part,),
             )
     refresh_common_terms(db)

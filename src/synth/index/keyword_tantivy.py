@@ -88,7 +88,7 @@ def apply(
             for rowid in part:
                 writer.delete_documents_by_term("rowid", rowid)
             rows = db.execute(
-                f"{indexed_sql} WHERE c.id IN (SELECT value FROM json_each(?))", (json.dumps(part),)
+                f"{indexed_sql} AND c.id IN (SELECT value FROM json_each(?))", (json.dumps(part),)
             )
             _add_rows(writer, rows)
         writer.commit()

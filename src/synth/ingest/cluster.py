@@ -1,4 +1,4 @@
-"""The ingest stages on a Ray cluster: parse and chunk as tasks, embed in an actor pool.
+"""The ingest stages on a Ray cluster: parse, chunk and study record as tasks, embedding in actors.
 
 `RayRunner` is a `Runner` (see pipeline.py): the index writer hands it files and texts and
 stores what comes back, so the one atomic build is still written by the driver. Parsing and
@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from synth.taxonomy import Taxonomy
+
 from .chunk import ChunkSettings
 from .files import ParseLimits
 from .pipeline import FileTask, PreparedFile, prepare_file
@@ -42,8 +44,13 @@ def require_ray() -> Any:
     return ray
 
 
-def _prepare(task: FileTask, settings: ChunkSettings, limits: ParseLimits | None) -> PreparedFile:
-    return prepare_file(task, settings, limits)
+def _prepare(
+    task: FileTask,
+    settings: ChunkSettings,
+    limits: ParseLimits | None,
+    taxonomy: Taxonomy | None,
+) -> PreparedFile:
+    return prepare_file(task, settings, limits, taxonomy)
 
 
 class _Encoder:
@@ -120,15 +127,19 @@ class RayRunner:
             self._started = False
 
     def prepare(
-        self, tasks: Iterable[FileTask], settings: ChunkSettings, limits: ParseLimits | None
+        self,
+        tasks: Iterable[FileTask],
+        settings: ChunkSettings,
+        limits: ParseLimits | None,
+        taxonomy: Taxonomy | None = None,
     ) -> Iterator[PreparedFile]:
         """Prepared files in task order, at most `window` parsing at once (back-pressure)."""
         # Parsing asks for no CPU slot so it can overlap embedding actors that hold them all.
         remote = self.ray.remote(num_cpus=0, max_retries=MAX_RETRIES)(_prepare)
-        settings_ref = self.ray.put(settings)
+        settings_ref, taxonomy_ref = self.ray.put(settings), self.ray.put(taxonomy)
         in_flight: deque[tuple[FileTask, Any]] = deque()
         for task in tasks:
-            in_flight.append((task, remote.remote(task, settings_ref, limits)))
+            in_flight.append((task, remote.remote(task, settings_ref, limits, taxonomy_ref)))
             if len(in_flight) >= self.window:
                 yield self._result(*in_flight.popleft())
         while in_flight:

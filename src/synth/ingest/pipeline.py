@@ -16,11 +16,13 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from synth.models import Chunk, Document
+from synth.models import Chunk, Document, StudyRecord
+from synth.taxonomy import Taxonomy
 
 from .chunk import ChunkSettings, chunk_document
 from .files import ParseError, ParseLimits
 from .parse import parse_file
+from .study import build_record, chunk_role
 
 EmbedStyle = Literal["headings", "text", "title_headings"]
 
@@ -52,18 +54,24 @@ class FileTask:
 
 @dataclass
 class PreparedFile:
-    """A parsed and chunked file, ready to store; `error` says why a file could not be."""
+    """A parsed and chunked file with its study record and each chunk's role, ready to store;
+    `error` says why a file could not be prepared."""
 
     task: FileTask
     document: Document | None = None
     chunks: list[Chunk] | None = None
+    record: StudyRecord | None = None
+    roles: list[str] | None = None
     error: str = ""
 
 
 def prepare_file(
-    task: FileTask, settings: ChunkSettings, limits: ParseLimits | None = None
+    task: FileTask,
+    settings: ChunkSettings,
+    limits: ParseLimits | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> PreparedFile:
-    """Parse and chunk one file; a failure becomes the file's reason, never an exception."""
+    """Parse, chunk and describe one file; a failure becomes its reason, never an exception."""
     try:
         doc = parse_file(task.path, limits)
         if doc.content_hash != task.digest:
@@ -71,19 +79,24 @@ def prepare_file(
         chunks = chunk_document(doc, settings)
         if not chunks:
             raise ParseError("no text to index (no sentences found)")
+        record = build_record(doc, chunks, taxonomy)
+        roles = [chunk_role(chunk, doc.title) for chunk in chunks]
     except ParseError as exc:
         return PreparedFile(task, error=str(exc))
     except Exception as exc:  # a parser bug on one file must not sink the batch
         return PreparedFile(task, error=f"unexpected error: {exc.__class__.__name__}: {exc}")
-    return PreparedFile(task, doc, chunks)
+    return PreparedFile(task, doc, chunks, record, roles)
 
 
 def run_local(
-    tasks: Iterable[FileTask], settings: ChunkSettings, limits: ParseLimits | None = None
+    tasks: Iterable[FileTask],
+    settings: ChunkSettings,
+    limits: ParseLimits | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> Iterator[PreparedFile]:
     """Prepare files one after another in this process, in the order given."""
     for task in tasks:
-        yield prepare_file(task, settings, limits)
+        yield prepare_file(task, settings, limits, taxonomy)
 
 
 class EncoderPool(Protocol):
@@ -101,7 +114,11 @@ class Runner(Protocol):
     """Where the ingest stages run: parse and chunk (`prepare`), and embedding (`encoder`)."""
 
     def prepare(
-        self, tasks: Iterable[FileTask], settings: ChunkSettings, limits: ParseLimits | None
+        self,
+        tasks: Iterable[FileTask],
+        settings: ChunkSettings,
+        limits: ParseLimits | None,
+        taxonomy: Taxonomy | None = None,
     ) -> Iterator[PreparedFile]:
         """Prepared files in the order of `tasks`, each failure as the file's `error`."""
         ...
@@ -115,9 +132,13 @@ class LocalRunner:
     """Everything in this process: files one after another, embedding on a background thread."""
 
     def prepare(
-        self, tasks: Iterable[FileTask], settings: ChunkSettings, limits: ParseLimits | None
+        self,
+        tasks: Iterable[FileTask],
+        settings: ChunkSettings,
+        limits: ParseLimits | None,
+        taxonomy: Taxonomy | None = None,
     ) -> Iterator[PreparedFile]:
-        return run_local(tasks, settings, limits)
+        return run_local(tasks, settings, limits, taxonomy)
 
     def encoder(self, model: str) -> EncoderPool | None:
         return None
