@@ -252,6 +252,19 @@ def timed(fn, items, repeats: int) -> tuple[float, float]:
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
+def recall_at_10(search, truth, allowed: dict[str, np.ndarray | None]) -> dict[str, float]:
+    """Share of each filter's exact top 10 that `search(vector, 10, allowed)` returns."""
+    recall = {}
+    for name, ids in allowed.items():
+        key = "all" if ids is None else name
+        found = sum(
+            len({r for r, _ in search(q, 10, ids)} & set(t.tolist()))
+            for q, t in zip(truth["queries"], truth[key], strict=True)
+        )
+        recall[name] = found / truth[key].size
+    return recall
+
+
 def query_dense(n: int, root: Path) -> dict[str, object]:
     """Vectors only (no SQLite, no keywords): the FAISS index synth picks, opened as it does."""
     from synth.index.vectors import read_dense
@@ -272,16 +285,11 @@ def query_dense(n: int, root: Path) -> dict[str, object]:
     allowed = {"none": None}
     allowed.update({k: np.flatnonzero(allowed_mask(n, v)) + 1 for k, v in FILTERS.items()})
     out["allowed"] = {k: (n if v is None else len(v)) for k, v in allowed.items()}
-    recall, latency = {}, {}
+    out["recall10"] = recall_at_10(dense.search, truth, allowed)
+    latency = {}
     for name, ids in allowed.items():
-        key = "all" if ids is None else name
-        found = sum(
-            len({r for r, _ in dense.search(q, 10, ids)} & set(t.tolist()))
-            for q, t in zip(qv, truth[key], strict=True)
-        )
-        recall[name] = found / truth[key].size
         latency[name] = {"dense": timed(lambda q, ids=ids: dense.search(q, 60, ids), qv[:50], 1)}
-    out["recall10"], out["latency"] = recall, latency
+    out["latency"] = latency
     out["resident_after_queries_bytes_per_chunk"] = (rss_bytes() - before) / n
     out["query_peak_gb"] = peak_gb()
     return out
@@ -316,15 +324,7 @@ def query(n: int, root: Path) -> dict[str, object]:
         assert len(allowed[name]) == int(truth[f"count {name}"]), name
     out["allowed"] = {k: (n if v is None else len(v)) for k, v in allowed.items()}
     qv = list(truth["queries"])
-    recall = {}
-    for name, ids in allowed.items():
-        key = "all" if ids is None else name
-        found = sum(
-            len({r for r, _ in index.dense_search(q, 10, ids)} & set(t.tolist()))
-            for q, t in zip(qv, truth[key], strict=True)
-        )
-        recall[name] = found / truth[key].size
-    out["recall10"] = recall
+    out["recall10"] = recall_at_10(index.dense_search, truth, allowed)
     out["embed"] = timed(embedder.encode_query, TEXT_QUERIES, repeats)
     rows: dict[str, dict[str, tuple[float, float]]] = {}
     engines = {"tantivy": index.keyword}

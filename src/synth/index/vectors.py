@@ -12,11 +12,9 @@ always exact: it scores exactly the allowed vectors, never by over-fetching and 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import faiss
@@ -133,18 +131,6 @@ def _trained_ivf(vectors: np.ndarray) -> faiss.IndexIVFFlat:
     return inner
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """One query is searched on one core: OpenMP threads fighting for busy cores cost more
-    (measured 5x slower at 1M flat with 2 threads on a shared 2-core machine) than they gain."""
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
-
-
 class DenseIndex:
     """Top-k inner-product search over chunk rowids, optionally restricted to allowed rowids."""
 
@@ -226,7 +212,7 @@ class DenseIndex:
         labels: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """FAISS's best `limit` as (rowids, scores); `labels` maps positions to rowids."""
-        with _one_thread():
+        with vectors_pq.one_thread():
             scores, found = index.search(query, limit, params=params)
         keep = found[0] >= 0
         ids = found[0][keep]
