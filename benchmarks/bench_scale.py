@@ -382,14 +382,17 @@ class Bm25sEngine:
 # ---------------------------------------------------------------- driver
 
 
-def run_size(n: int, workdir: Path | None, dense_only: bool) -> dict[str, object]:
+def run_size(
+    n: int, workdir: Path | None, dense_only: bool, pq_min: int | None
+) -> dict[str, object]:
     result: dict[str, object] = {"n": n, "dense_only": dense_only}
     with tempfile.TemporaryDirectory(prefix=f"synth-scale-{n}-", dir=workdir) as tmp:
         for step in ("build", "query"):
             t0 = time.perf_counter()
             proc = subprocess.run(
                 [sys.executable, __file__, "--step", step, "--n", str(n), "--root", tmp]
-                + (["--dense-only"] if dense_only else []),
+                + (["--dense-only"] if dense_only else [])
+                + ([f"--pq-min={pq_min}"] if pq_min is not None else []),
                 capture_output=True,
                 text=True,
             )
@@ -412,10 +415,19 @@ def main() -> int:
     parser.add_argument(
         "--dense-only", action="store_true", help="vectors only: no SQLite, no keyword index"
     )
+    parser.add_argument(
+        "--pq-min",
+        type=int,
+        help="use the IVF-PQ tier past this many chunks (default: synth's PQ_MIN_VECTORS)",
+    )
     parser.add_argument("--step", choices=["build", "query"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.pq_min is not None:
+        from synth.index import vectors
+
+        vectors.PQ_MIN_VECTORS = args.pq_min
     if args.step:
         if args.step == "build":
             print(json.dumps(build(args.n, args.root, args.dense_only)))
@@ -427,7 +439,7 @@ def main() -> int:
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
-        r = run_size(n, args.workdir, args.dense_only)
+        r = run_size(n, args.workdir, args.dense_only, args.pq_min)
         results.append(r)
         print(json.dumps(r), flush=True)
         if args.json:
