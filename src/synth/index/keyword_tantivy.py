@@ -30,10 +30,11 @@ NAME = "tantivy bm25 (snowball english)"
 TOKENIZER = "synth_en"
 WRITER_HEAP = 128_000_000
 # A filter is applied by ranking the whole collection and keeping allowed rowids, fetching
-# deeper until the allowed top k is proven (topk.verified_top), when that takes at most this
-# many hits; more selective filters run inside tantivy as a term set of the allowed rowids,
-# whose cost grows with the set (measured in benchmarks/bench_scale.py).
-FILTER_DEPTH_MAX = 8192
+# deeper until the allowed top k is proven (topk.verified_top), when that should take at most
+# this many hits (a filter allowing over ~3% of the chunks, for 61 hits); more selective filters
+# run inside tantivy as a term set of the allowed rowids, whose cost grows with the set. At 1M
+# chunks, 2,048 rather than 8,192 took a 1% filter from 202 to 45 ms p50 (bench_scale.py).
+FILTER_DEPTH_MAX = 2048
 
 
 @functools.cache
