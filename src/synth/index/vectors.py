@@ -95,10 +95,14 @@ def write_index_batches(
     order: in memory up to `pq_min` (default PQ_MIN_VECTORS), compressed and streamed beyond."""
     if n > (PQ_MIN_VECTORS if pq_min is None else pq_min):
         return vectors_pq.write_index(n, dimension, batches, path)
-    parts = list(batches())
-    ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype="int64")
-    x = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, dimension), "float32")
-    return write_index(ids, x, path)
+    ids = np.empty(n, dtype="int64")
+    x = np.empty((n, dimension), dtype="float32")
+    filled = 0
+    for block_ids, block in batches():  # filled in place: one copy of the vectors, not two
+        ids[filled : filled + len(block_ids)] = block_ids
+        x[filled : filled + len(block_ids)] = block
+        filled += len(block_ids)
+    return write_index(ids[:filled], x[:filled], path)
 
 
 def copy_index(old: Path, new: Path) -> None:
