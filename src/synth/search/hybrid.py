@@ -125,15 +125,13 @@ def _rank(
     if settings.mode != "fused":
         ranked = (dense_list if settings.mode == "dense" else keyword_list)[:depth]
         return ranked, dict(dense_list[:depth]), dict(keyword_list[:depth])
-    dense, keyword = dict(dense_list[: settings.pool]), dict(keyword_list[: settings.pool])
-    fused = _fuse(dense, keyword, settings)
+    pool = settings.pool
+    fused = _fuse(dict(dense_list[:pool]), dict(keyword_list[:pool]), settings)
     ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:depth]
     if len(ranked) < depth:
-        extra = _beyond_pool(dense_list, keyword_list, settings, set(fused), depth - len(ranked))
-        ranked += extra
-        for shown, found in ((dense, dict(dense_list)), (keyword, dict(keyword_list))):
-            shown.update((key, found[key]) for key, _ in extra if key in found)
-    return ranked, dense, keyword
+        ranked += _beyond_pool(dense_list, keyword_list, settings, set(fused), depth - len(ranked))
+    # Each hit shows the side scores that were fetched (a cosine is a cosine at any depth).
+    return ranked, dict(dense_list), dict(keyword_list)
 
 
 def _beyond_pool(
