@@ -176,3 +176,42 @@ def apply_changes(db: sqlite3.Connection, build_dir: Path, manifest_name: str) -
         keyword_fts5.apply(db, None if full else pending, indexed_sql())
     db.execute("DELETE FROM keyword_pending")
     db.execute("INSERT OR REPLACE INTO keyword_state VALUES ('engine', ?)", (engine,))
+
+
+# ---------------------------------------------------------------- checking and repair
+
+
+def _engine_in(db: sqlite3.Connection) -> str:
+    """The engine a build's database says holds its keywords (FTS5 before keyword_state)."""
+    has_state = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'keyword_state'"
+    ).fetchone()
+    return _current_engine(db) if has_state else FTS5
+
+
+def held_rowids(db: sqlite3.Connection, build_dir: Path) -> np.ndarray:
+    """Every rowid the build's keyword index holds, whichever engine: for integrity checks
+    and repair (a damaged engine raises; callers report it)."""
+    if _engine_in(db) == TANTIVY:
+        return keyword_tantivy.TantivyEngine(build_dir / FOLDER).rowids()
+    rows = db.execute("SELECT rowid FROM chunks_fts_docsize ORDER BY rowid").fetchall()
+    return np.array([r[0] for r in rows], dtype="int64")
+
+
+def count_rows(db: sqlite3.Connection, build_dir: Path) -> int:
+    """Rows in the build's keyword index (FTS5 keeps one docsize row per chunk)."""
+    if _engine_in(db) == TANTIVY:
+        return keyword_tantivy.TantivyEngine(build_dir / FOLDER).count()
+    return int(db.execute("SELECT COUNT(*) FROM chunks_fts_docsize").fetchone()[0])
+
+
+def rebuild(db: sqlite3.Connection, build_dir: Path) -> None:
+    """Write the build's keyword index anew from the chunks table, in the engine it uses
+    (`synth repair`); only content chunks, as at ingest."""
+    if _engine_in(db) == TANTIVY:
+        keyword_tantivy.apply(db, build_dir / FOLDER, None, indexed_sql())
+        return
+    for table in ("chunks_vocab", "chunks_fts"):
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+    db.executescript(keyword_fts5.SCHEMA)
+    keyword_fts5.apply(db, None, indexed_sql())
