@@ -28,7 +28,7 @@ def build_dirs(root: Path) -> list[str]:
 
 
 def assert_index_consistent(index: Index) -> None:
-    """FAISS ids, FTS rows, chunks and sentence offsets all agree with each other.
+    """FAISS ids, keyword engine rows, chunks and sentence offsets all agree with each other.
 
     Every chunk is stored; only content chunks (not reference lists, contents pages or
     acknowledgements) are in FAISS and the keyword index, since they are never hits.
@@ -42,8 +42,8 @@ def assert_index_consistent(index: Index) -> None:
     assert index.vectors.ntotal == n_chunks
     ids = faiss.vector_to_array(index.vectors.id_map) if n_chunks else np.array([])
     assert sorted(int(i) for i in ids) == rowids
-    fts = index.query("SELECT rowid FROM chunks_fts ORDER BY rowid")
-    assert [r[0] for r in fts] == rowids
+    assert index.keyword.rowids().tolist() == rowids
+    assert index.keyword.count() == n_chunks
     docs = index.documents()
     assert len(docs) == index.manifest.n_documents
     assert all(d.n_chunks > 0 for d in docs)

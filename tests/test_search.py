@@ -133,8 +133,12 @@ def test_k_limits_results(corpus_index, embedder, mode):
 def test_fused_mixes_both_signals(corpus_index, embedder):
     hits = search(corpus_index, embedder, "text messages attendance", SearchSettings(k=20, pool=60))
     assert any(h.dense_score is not None and h.keyword_score is not None for h in hits)
+    # alpha is the dense share of weighted fusion (RRF, the default, has no alpha)
     dense_only = search(
-        corpus_index, embedder, "text messages attendance", SearchSettings(k=5, alpha=1.0)
+        corpus_index,
+        embedder,
+        "text messages attendance",
+        SearchSettings(k=5, alpha=1.0, fusion="weighted"),
     )
     dense = search(
         corpus_index, embedder, "text messages attendance", SearchSettings(k=5, mode="dense")

@@ -53,8 +53,9 @@ CORRUPTIONS = {
     "manifest invalid": lambda r: (_live(r) / "manifest.json").write_text('{"build_id": '),
     "manifest names an uninstalled model": lambda r: _manifest(_live(r), model="no-such-model"),
     "synth.sqlite garbled": lambda r: _garble(_live(r) / "synth.sqlite"),
-    "keyword table dropped": lambda r: _sql(
-        _live(r) / "synth.sqlite", "DROP TABLE chunks_vocab", "DROP TABLE chunks_fts"
+    "keyword index deleted": lambda r: shutil.rmtree(_live(r) / "keyword"),
+    "keyword index metadata garbled": lambda r: (_live(r) / "keyword" / "meta.json").write_text(
+        '{"segments": ['
     ),
     "half the chunk rows deleted": lambda r: _sql(
         _live(r) / "synth.sqlite", "DELETE FROM chunks WHERE id % 2 = 0"

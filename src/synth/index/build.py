@@ -6,6 +6,7 @@ Layout of an index directory::
     index/builds/<id>/manifest.json
     index/builds/<id>/synth.sqlite
     index/builds/<id>/vectors.faiss
+    index/builds/<id>/keyword/     the tantivy index (builds on FTS5 keep it in synth.sqlite)
 
 Every change writes a whole new build next to the live one and only then points CURRENT at it,
 so a crash at any moment leaves the previous build usable.
@@ -58,7 +59,8 @@ class Manifest:
     synth_version: str = __version__
     format_version: int = FORMAT_VERSION
     faiss_index: str = FLAT_NAME
-    keyword_index: str = keyword.NAME
+    # A manifest without the field predates tantivy: its keywords are in FTS5.
+    keyword_index: str = keyword.NAMES[keyword.FTS5]
     # The build this one was made from: cleanup may drop an ancestor (what the new build lacks
     # was removed on purpose), never an unrelated build holding documents the new one lacks.
     parent: str = ""
@@ -119,6 +121,17 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Every file under a staged build, and each folder, reaches the disk before the rename."""
+    for path in folder.iterdir():
+        if path.is_dir():
+            _fsync_tree(path)
+            _fsync_dir(path)
+        else:
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
 
 
 def _new_build_id() -> str:
@@ -194,6 +207,7 @@ def staged_build(root: Path, old: Path | None) -> Iterator[tuple[str, Path, sqli
             with contextlib.closing(store.connect(old / "synth.sqlite", readonly=True)) as src:
                 src.backup(db)
         store.create_schema(db)
+        keyword.stage(old, tmp)
         yield build_id, tmp, db
     except BaseException:
         db.close()
@@ -202,14 +216,14 @@ def staged_build(root: Path, old: Path | None) -> Iterator[tuple[str, Path, sqli
 
 
 def publish(root: Path, tmp: Path, db: sqlite3.Connection, manifest: Manifest) -> None:
-    """Finish a staged build: write the manifest, fsync, rename, then swap CURRENT atomically."""
+    """Finish a staged build: bring the keyword engine in line, write the manifest, fsync,
+    rename, then swap CURRENT atomically."""
+    keyword.apply_changes(db, tmp, manifest.keyword_index)
     manifest.n_documents, manifest.n_chunks = store.counts(db)
     db.commit()
     db.close()
     (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2))
-    for path in tmp.iterdir():
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
+    _fsync_tree(tmp)
     final = tmp.with_suffix("")
     tmp.rename(final)
     _fsync_dir(final.parent)

@@ -11,63 +11,82 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from synth.ingest.embed import Embedder, torch_threads
-from synth.ingest.pipeline import embedding_text
+from synth.ingest.pipeline import EncoderPool, embedding_text
 from synth.models import Progress
 
 from .store import MISSING_SQL, has_vector, store_vectors
 
-# Chunks go to the background embedder once this many wait, at most EMBED_FEED_MAX a batch:
-# small batches, so the last one still running when parsing ends (on one thread) is short.
-# The rest is embedded at the end on all cores, length-sorted (benchmarks/README.md).
+# Locally, chunks go to the background thread once 16 wait, at most 32 a batch: small batches,
+# so the last one still running when parsing ends (on one thread) is short. The rest is
+# embedded at the end on all cores, length-sorted (benchmarks/README.md).
 EMBED_FEED_MIN = 16
 EMBED_FEED_MAX = 32
 
 
 class BackgroundEmbedder:
-    """Embeds stored chunks on one worker thread while the main thread parses the next files.
+    """Embeds stored chunks while the main thread parses (or stores) the next files.
 
-    torch releases the GIL while it computes, so parsing (pure Python) overlaps embedding; the
-    worker leaves one core to the parser, since OpenMP threads sharing a core with it stall.
-    One batch is in flight at a time; results are written by the main thread, which owns the
+    Locally, one worker thread: torch releases the GIL while it computes, so parsing (pure
+    Python) overlaps embedding; the worker leaves one core to the parser, since OpenMP threads
+    sharing a core with it stall. With an `EncoderPool` (Ray actors), up to `pool.slots`
+    batches are in flight, and feeding blocks once 4 batches a slot wait, so memory stays
+    bounded however many files come. Results are written by the main thread, which owns the
     database. A failed batch is re-raised at the next feed or at finish.
     """
 
-    def __init__(self, get_embedder: Callable[[], Embedder], model: str) -> None:
+    def __init__(
+        self, get_embedder: Callable[[], Embedder], model: str, pool: EncoderPool | None = None
+    ) -> None:
         self.get_embedder = get_embedder
         self.model = model
+        self.remote = pool
+        self.slots = pool.slots if pool else 1
+        self.feed_min, self.feed_max = (
+            (pool.batch, pool.batch) if pool else (EMBED_FEED_MIN, EMBED_FEED_MAX)
+        )
         self.pending: dict[str, str] = {}
         self.seen: set[str] = set()
         self.done = 0
-        self.running: tuple[list[str], Future[np.ndarray]] | None = None
+        self.running: list[tuple[list[str], Future[np.ndarray]]] = []
         self.pool: ThreadPoolExecutor | None = None
 
     def feed(self, db: sqlite3.Connection, doc_id: str) -> None:
-        """Queue a stored document's uncached chunks; start a batch if the worker is free."""
+        """Queue a stored document's uncached chunks; start batches while workers are free."""
         for r in db.execute(MISSING_SQL + " AND c.doc_id = ?", (doc_id,)):
             if r["embed_hash"] not in self.seen:
                 self.seen.add(r["embed_hash"])
                 section = r["section"].split(" > ")
                 self.pending[r["embed_hash"]] = embedding_text(r["title"], section, r["text"])
-        if self.running is not None and self.running[1].done():
-            self._collect(db)
-        if self.running is None and len(self.pending) >= EMBED_FEED_MIN:
+        for item in [item for item in self.running if item[1].done()]:
+            self._collect(db, item)
+        while len(self.running) < self.slots and len(self.pending) >= self.feed_min:
+            self._submit()
+        while self.remote and self.running and len(self.pending) > 4 * self.slots * self.feed_max:
+            self._collect(db, self.running[0])  # back-pressure: wait for the oldest batch
             self._submit()
 
     def _submit(self) -> None:
-        order = sorted(self.pending, key=lambda h: len(self.pending[h]))[:EMBED_FEED_MAX]
+        order = sorted(self.pending, key=lambda h: len(self.pending[h]))[: self.feed_max]
         texts = [self.pending.pop(h) for h in order]
+        if self.remote is not None:
+            self.running.append((order, self.remote.submit(texts)))
+            return
         self.pool = self.pool or ThreadPoolExecutor(1, thread_name_prefix="synth-embed")
-        self.running = (order, self.pool.submit(self._encode, texts))
+        self.running.append((order, self.pool.submit(self._encode, texts)))
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         embedder = self.get_embedder()
         with torch_threads(max(1, (os.cpu_count() or 1) - 1)):
             return embedder.encode(texts)
 
-    def _collect(self, db: sqlite3.Connection, progress: Progress | None = None) -> None:
-        assert self.running is not None
-        hashes, future = self.running
-        self.running = None
+    def _collect(
+        self,
+        db: sqlite3.Connection,
+        item: tuple[list[str], Future[np.ndarray]],
+        progress: Progress | None = None,
+    ) -> None:
+        self.running.remove(item)
+        hashes, future = item
         vectors = future.result()
         store_vectors(db, hashes, vectors, self.model)
         self.done += len(hashes)
@@ -75,23 +94,30 @@ class BackgroundEmbedder:
             progress.advance(len(hashes))
 
     def finish(self, db: sqlite3.Connection, progress: Progress) -> tuple[int, int]:
-        """Wait for the worker, then embed whatever is still missing; return (new, cached)."""
+        """Wait for the workers, then embed whatever is still missing; return (new, cached)."""
         try:
             rows = {r["embed_hash"]: r for r in db.execute(MISSING_SQL)}
             if self.done or rows:
                 progress.start("embed", self.done + len(rows))
                 progress.advance(self.done)
-            if self.running is not None:
-                self._collect(db, progress)
+            while self.running:
+                self._collect(db, self.running[0], progress)
             rows = {h: r for h, r in rows.items() if not has_vector(db, h)}
-            if rows:
-                texts = [
-                    embedding_text(r["title"], r["section"].split(" > "), r["text"])
-                    for r in rows.values()
-                ]
-                vectors = self.get_embedder().encode(texts, progress=progress.advance)
-                store_vectors(db, list(rows), vectors, self.model)
-            new = self.done + len(rows)
+            texts = {
+                h: embedding_text(r["title"], r["section"].split(" > "), r["text"])
+                for h, r in rows.items()
+            }
+            if texts and self.remote is not None:
+                self.pending = texts
+                while self.pending or self.running:
+                    while len(self.running) < self.slots and self.pending:
+                        self._submit()
+                    self._collect(db, self.running[0], progress)
+            elif texts:
+                embedder = self.get_embedder()
+                vectors = embedder.encode(list(texts.values()), progress=progress.advance)
+                store_vectors(db, list(texts), vectors, self.model)
+            new = self.done + (len(texts) if self.remote is None else 0)
             total = db.execute("SELECT COUNT(DISTINCT embed_hash) FROM chunks").fetchone()[0]
             return new, max(0, total - new)
         finally:

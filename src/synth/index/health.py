@@ -91,7 +91,7 @@ def load_manifest(build: Path) -> Manifest:
     return manifest
 
 
-def database_counts(db: sqlite3.Connection) -> dict[str, int]:
+def database_counts(db: sqlite3.Connection, build: Path) -> dict[str, int]:
     """Rows that must agree: documents, chunks, content chunks (the ones search can return:
     keyword rows and vectors hold only those) and the keyword engine's rows."""
     n_docs, n_chunks = store.counts(db)
@@ -99,7 +99,7 @@ def database_counts(db: sqlite3.Connection) -> dict[str, int]:
         "documents": n_docs,
         "chunks": n_chunks,
         "content_chunks": content_count(db, n_chunks),
-        "keyword_rows": keyword.count_rows(db),
+        "keyword_rows": keyword.count_rows(db, build),
     }
 
 
@@ -165,10 +165,10 @@ def check_build(build: Path, full: bool = False, vectors: bool = True) -> BuildH
             health.counts = {"documents": n_docs, "chunks": n_chunks}
             health.readable = True
             health.counts["content_chunks"] = content_count(db, n_chunks)
-            health.counts["keyword_rows"] = keyword.count_rows(db)
-    except sqlite3.Error as exc:
+            health.counts["keyword_rows"] = keyword.count_rows(db, build)
+    except Exception as exc:  # sqlite3 errors, and tantivy's ValueError on a damaged folder
         what = "keyword index" if health.readable else "synth.sqlite"
-        health.problems.append(f"{what} cannot be read ({exc})")
+        health.problems.append(f"{what} cannot be read ({_first_line(exc)})")
         if not health.readable:
             return health
     if vectors:

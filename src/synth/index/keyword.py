@@ -1,182 +1,217 @@
 """The keyword engine: BM25 over chunk text, section and title, behind one small interface.
 
-Today the engine is SQLite FTS5 with the porter stemmer, in the build's own database. It owns
-its query syntax: user text reaches FTS5 only as double-quoted word tokens joined by OR, so no
-input can form an FTS5 expression. Search returns (rowid, score) pairs, best first, restricted
-exactly to an allowed set of rowids when one is given.
+Two engines implement it: tantivy (the default, a Lucene-style index in the build's `keyword/`
+folder) and SQLite FTS5 (in the build's database; builds made before tantivy use it). Which
+one a build uses is its manifest's `keyword_index`. Each engine owns its query syntax: user
+text becomes plain terms, never query language. Search returns (rowid, score) pairs, best
+first, ties by rowid, restricted exactly to an allowed set of rowids when one is given.
+
+Writers never call an engine. Triggers on `chunks` and `documents` record every rowid whose
+keyword text changed in `keyword_pending`, inside the same transaction (so a rolled-back file
+leaves no trace), and `apply_changes` brings the engine in line when a build is published.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import os
+import shutil
 import sqlite3
 import threading
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
-SCHEMA = f"""
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, section, title, tokenize = '{FTS_TOKENIZER}'
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
-CREATE TABLE IF NOT EXISTS common_terms (term TEXT PRIMARY KEY, docs INTEGER NOT NULL);
+from . import keyword_fts5, keyword_tantivy
+from .keyword_fts5 import MAX_QUERY_TERMS, fts_query, query_terms
+from .topk import verified_top
+
+__all__ = ["MAX_QUERY_TERMS", "fts_query", "query_terms", "verified_top"]
+
+TANTIVY = "tantivy"
+FTS5 = "fts5"
+ENGINES = (TANTIVY, FTS5)
+DEFAULT_ENGINE = TANTIVY
+FOLDER = "keyword"
+# The manifest names: FTS5's is what builds have always recorded.
+NAMES = {FTS5: keyword_fts5.NAME, TANTIVY: keyword_tantivy.NAME}
+NAME = NAMES[DEFAULT_ENGINE]
+# Past this share of the chunks changed in one build, the engine is rebuilt rather than patched.
+REBUILD_SHARE = 0.5
+
+SCHEMA = (
+    keyword_fts5.SCHEMA
+    + """
+CREATE TABLE IF NOT EXISTS keyword_pending (rowid INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS keyword_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS keyword_chunk_added AFTER INSERT ON chunks BEGIN
+    INSERT OR IGNORE INTO keyword_pending VALUES (new.id);
+END;
+CREATE TRIGGER IF NOT EXISTS keyword_chunk_removed AFTER DELETE ON chunks BEGIN
+    INSERT OR IGNORE INTO keyword_pending VALUES (old.id);
+END;
+CREATE TRIGGER IF NOT EXISTS keyword_chunk_changed AFTER UPDATE OF text, section ON chunks BEGIN
+    INSERT OR IGNORE INTO keyword_pending VALUES (new.id);
+END;
+CREATE TRIGGER IF NOT EXISTS keyword_title_changed AFTER UPDATE OF title ON documents BEGIN
+    INSERT OR IGNORE INTO keyword_pending SELECT id FROM chunks WHERE doc_id = new.doc_id;
+END;
 """
-NAME = "sqlite fts5 (porter unicode61)"
-MAX_QUERY_TERMS = 48
-# Terms in more than this share of chunks are dropped from keyword queries (once an index has
-# COMMON_MIN_CHUNKS chunks): BM25 would score nearly every chunk for "in" or "schools", the
-# cost of a keyword query at 100k chunks, while they barely move the ranking.
-COMMON_SHARE = 0.5
-COMMON_MIN_CHUNKS = 1000
+)
+
+# A chunk's role changing (content, reference list, ...) changes whether it is indexed.
+ROLE_SCHEMA = """
+CREATE TRIGGER IF NOT EXISTS keyword_role_set AFTER INSERT ON chunk_roles BEGIN
+    INSERT OR IGNORE INTO keyword_pending VALUES (new.chunk);
+END;
+"""
 
 
-def query_terms(query: str) -> list[str]:
-    """Distinct lowercase word tokens of a query, in order, at most MAX_QUERY_TERMS."""
-    return list(dict.fromkeys(re.findall(r"\w+", query.lower())))[:MAX_QUERY_TERMS]
+def indexed_sql() -> str:
+    """What every engine indexes: each content chunk's text, section label and document title.
 
-
-def fts_query(query: str, drop: set[str] | frozenset[str] = frozenset()) -> str:
-    """Build an FTS5 MATCH expression that cannot be a syntax error: quoted terms joined by OR.
-
-    Only word characters survive, each term is wrapped in double quotes, so operators, quotes,
-    brackets and column filters in user text are read as plain words (or dropped). Terms in
-    `drop` (too common to help, see KeywordIndex.common_words) are left out unless nothing else
-    is left.
+    Engines append "AND c.id IN (...)" to re-index some chunks only.
     """
-    terms = query_terms(query)
-    kept = [t for t in terms if t not in drop] or terms
-    return " OR ".join(f'"{term}"' for term in kept)
+    from .studies import CONTENT_SQL  # studies imports this module
+
+    return (
+        "SELECT c.id, c.text, c.section, d.title FROM chunks c "
+        f"JOIN documents d ON d.doc_id = c.doc_id WHERE {CONTENT_SQL}"
+    )
+
+
+class KeywordEngine(Protocol):
+    """What the reader and the search layer need from a keyword engine."""
+
+    name: str
+
+    def search(
+        self, query: str, limit: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Best `limit` (rowid, score) pairs for user text; only `allowed` rowids when given."""
+        ...
+
+    def count(self) -> int:
+        """Chunks the engine holds (equal to the build's chunks in a consistent build)."""
+        ...
+
+    def rowids(self) -> np.ndarray:
+        """Every rowid the engine holds, sorted (consistency checks; costly at scale)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def engine_of(manifest_name: str) -> str:
+    """The engine a manifest's `keyword_index` names (anything not tantivy is FTS5)."""
+    return TANTIVY if manifest_name.startswith(TANTIVY) else FTS5
+
+
+def open_engine(
+    manifest_name: str,
+    build_dir: Path,
+    db: sqlite3.Connection,
+    lock: threading.Lock,
+    tables: set[str],
+) -> KeywordEngine:
+    """The reading side of a build's keyword engine."""
+    if engine_of(manifest_name) == TANTIVY:
+        return keyword_tantivy.TantivyEngine(build_dir / FOLDER)
+    return keyword_fts5.Fts5Engine(db, lock, tables)
 
 
 # ---------------------------------------------------------------- writing (inside a staged build)
 
 
-def insert_chunk(
-    db: sqlite3.Connection, rowid: int | None, text: str, section: str, title: str
-) -> None:
-    db.execute(
-        "INSERT INTO chunks_fts (rowid, text, section, title) VALUES (?,?,?,?)",
-        (rowid, text, section, title),
-    )
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
-def delete_document(db: sqlite3.Connection, doc_id: str) -> None:
-    db.execute(
-        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,)
-    )
+def stage(old: Path | None, tmp: Path) -> None:
+    """Seed a staged build with the live build's engine folder, by hard links.
+
+    tantivy never rewrites a file it has written (segments are immutable, deletes and metadata
+    go to new files renamed into place), so linking costs one inode per file whatever the
+    index size, and changes to the staged copy never reach the live build.
+    """
+    if old is not None and (old / FOLDER).is_dir():
+        shutil.copytree(old / FOLDER, tmp / FOLDER, copy_function=_link_or_copy)
+
+
+def _current_engine(db: sqlite3.Connection) -> str:
+    row = db.execute("SELECT value FROM keyword_state WHERE key = 'engine'").fetchone()
+    return row[0] if row else FTS5  # builds before keyword_state were all FTS5
 
 
 def delete_chunks(db: sqlite3.Connection, rowids: list[int]) -> None:
-    """Drop chunks from the keyword index only (reference lists and such are never hits)."""
-    db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(r,) for r in rowids])
+    """Take chunks out of the keyword index (reference lists and such are never hits): their
+    role, not this call, keeps them out; this makes sure the engine looks again."""
+    db.executemany("INSERT OR IGNORE INTO keyword_pending VALUES (?)", [(r,) for r in rowids])
 
 
-def refresh_common_terms(db: sqlite3.Connection) -> None:
-    """Record the stems too common to help a keyword query (see COMMON_SHARE)."""
-    db.execute("DELETE FROM common_terms")
-    n = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-    if n >= COMMON_MIN_CHUNKS:
-        db.execute(
-            "INSERT INTO common_terms SELECT term, doc FROM chunks_vocab WHERE doc > ?",
-            (COMMON_SHARE * n,),
-        )
+def apply_changes(db: sqlite3.Connection, build_dir: Path, manifest_name: str) -> None:
+    """Make the build's engine hold exactly its chunks: patch the pending rowids, or rebuild.
+
+    The engine is rebuilt from the chunks table when it is new to this build (another engine
+    before, or its folder missing) or when most chunks changed; the other engine's data is
+    dropped so a build carries one keyword index.
+    """
+    engine = engine_of(manifest_name)
+    pending = [r[0] for r in db.execute("SELECT rowid FROM keyword_pending ORDER BY rowid")]
+    n_chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    switched = _current_engine(db) != engine
+    folder = build_dir / FOLDER
+    full = switched or len(pending) > REBUILD_SHARE * max(n_chunks, 1)
+    if engine == TANTIVY:
+        full = full or not folder.is_dir()
+        if switched:
+            keyword_fts5.clear(db)
+        keyword_tantivy.apply(db, folder, None if full else pending, indexed_sql())
+    else:
+        if folder.exists():
+            shutil.rmtree(folder)
+        keyword_fts5.apply(db, None if full else pending, indexed_sql())
+    db.execute("DELETE FROM keyword_pending")
+    db.execute("INSERT OR REPLACE INTO keyword_state VALUES ('engine', ?)", (engine,))
 
 
-# ---------------------------------------------------------------- reading
+# ---------------------------------------------------------------- checking and repair
 
 
-class KeywordIndex:
-    """BM25 search over one build's chunks; shares the reader's connection and lock."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock, tables: set[str]) -> None:
-        self.db = db
-        self._lock = lock
-        self._tables = tables
-        self._stemmer_ready = False
-
-    def search(
-        self,
-        query: str,
-        limit: int,
-        allowed: np.ndarray | None = None,
-        drop_common: bool = True,
-    ) -> list[tuple[int, float]]:
-        """Best `limit` (rowid, BM25) pairs for user text, best first.
-
-        With `allowed`, only those rowids are ranked, inside SQLite, so the best `limit` among
-        them come back however few they are. `drop_common` leaves out stems found in over half
-        the chunks (see COMMON_SHARE).
-        """
-        drop = self.common_words(query_terms(query)) if drop_common else set()
-        return self.match(fts_query(query, drop), limit, allowed)
-
-    def match(
-        self, expression: str, limit: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        """Rank by an FTS5 expression that is already safe (built by `fts_query`)."""
-        if not expression or limit <= 0 or (allowed is not None and len(allowed) == 0):
-            return []
-        sql = (
-            "SELECT rowid, bm25(chunks_fts, 1.0, 0.6, 0.3) AS s FROM chunks_fts "
-            "WHERE chunks_fts MATCH ?"
-        )
-        params: list[object] = [expression]
-        if allowed is not None:
-            # The unary + keeps FTS5 from running the match once per allowed rowid (100x
-            # slower for a broad filter); the match runs once and the set filters its rows.
-            sql += " AND +rowid IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(allowed.tolist()))
-        with self._lock:
-            rows = self.db.execute(sql + " ORDER BY s LIMIT ?", (*params, limit)).fetchall()
-        return [(int(r[0]), -float(r[1])) for r in rows]
-
-    def common_words(self, words: list[str]) -> set[str]:
-        """The query words whose stem is in more than COMMON_SHARE of this build's chunks.
-
-        Words are stemmed by FTS5's own tokenizer in a temporary table, so "Schools" and
-        "school" are judged by the stem the index stores.
-        """
-        if not words or "common_terms" not in self._tables:
-            return set()
-        with self._lock:
-            if not self._stemmer_ready:
-                self.db.execute(
-                    "CREATE VIRTUAL TABLE temp.query_words USING fts5("
-                    f"w, tokenize = '{FTS_TOKENIZER}')"
-                )
-                self.db.execute(
-                    "CREATE VIRTUAL TABLE temp.query_stems USING fts5vocab("
-                    "temp, query_words, 'instance')"
-                )
-                self._stemmer_ready = True
-            self.db.execute("DELETE FROM temp.query_words")
-            self.db.executemany(
-                "INSERT INTO temp.query_words (rowid, w) VALUES (?, ?)", list(enumerate(words))
-            )
-            rows = self.db.execute(
-                "SELECT s.doc FROM temp.query_stems s JOIN common_terms c ON c.term = s.term"
-            ).fetchall()
-        return {words[r[0]] for r in rows}
+def _engine_in(db: sqlite3.Connection) -> str:
+    """The engine a build's database says holds its keywords (FTS5 before keyword_state)."""
+    has_state = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'keyword_state'"
+    ).fetchone()
+    return _current_engine(db) if has_state else FTS5
 
 
-# ---------------------------------------------------------------- integrity and repair
+def held_rowids(db: sqlite3.Connection, build_dir: Path) -> np.ndarray:
+    """Every rowid the build's keyword index holds, whichever engine: for integrity checks
+    and repair (a damaged engine raises; callers report it)."""
+    if _engine_in(db) == TANTIVY:
+        return keyword_tantivy.TantivyEngine(build_dir / FOLDER).rowids()
+    rows = db.execute("SELECT rowid FROM chunks_fts_docsize ORDER BY rowid").fetchall()
+    return np.array([r[0] for r in rows], dtype="int64")
 
 
-def count_rows(db: sqlite3.Connection) -> int:
-    """Rows in the keyword index (FTS5 keeps one docsize row per chunk), for integrity checks."""
+def count_rows(db: sqlite3.Connection, build_dir: Path) -> int:
+    """Rows in the build's keyword index (FTS5 keeps one docsize row per chunk)."""
+    if _engine_in(db) == TANTIVY:
+        return keyword_tantivy.TantivyEngine(build_dir / FOLDER).count()
     return int(db.execute("SELECT COUNT(*) FROM chunks_fts_docsize").fetchone()[0])
 
 
-def rebuild(db: sqlite3.Connection, where: str = "1") -> None:
-    """Write the keyword index anew from the chunks table (`synth repair`); `where` (SQL over
-    chunks `c`) keeps out chunks that are never hits."""
+def rebuild(db: sqlite3.Connection, build_dir: Path) -> None:
+    """Write the build's keyword index anew from the chunks table, in the engine it uses
+    (`synth repair`); only content chunks, as at ingest."""
+    if _engine_in(db) == TANTIVY:
+        keyword_tantivy.apply(db, build_dir / FOLDER, None, indexed_sql())
+        return
     for table in ("chunks_vocab", "chunks_fts"):
         db.execute(f"DROP TABLE IF EXISTS {table}")
-    db.executescript(SCHEMA)
-    db.execute(
-        "INSERT INTO chunks_fts (rowid, text, section, title) SELECT c.id, c.text, c.section, "
-        f"d.title FROM chunks c JOIN documents d USING (doc_id) WHERE {where}"
-    )
-    refresh_common_terms(db)
+    db.executescript(keyword_fts5.SCHEMA)
+    keyword_fts5.apply(db, None, indexed_sql())

@@ -13,12 +13,11 @@ import numpy as np
 
 from synth.models import Filters, StudyRecord
 
-from . import facets, health, store, studies
+from . import facets, health, keyword, store, studies
 from .build import DEFAULT_INDEX_DIR, IndexNotFound, Manifest
 from .health import IndexDamaged
-from .keyword import KeywordIndex
 from .store import ChunkRecord, DocumentRecord
-from .vectors import DenseIndex
+from .vectors import read_dense
 
 
 @dataclass
@@ -43,12 +42,14 @@ class Index:
         self.warning = ""
         self.manifest = health.load_manifest(build_dir)
         self.db = store.connect(build_dir / "synth.sqlite", readonly=True)
-        self.dense = DenseIndex.read(str(build_dir / "vectors.faiss"))
+        self.dense = read_dense(build_dir / "vectors.faiss")
         self.vectors = self.dense.index
         self._lock = threading.Lock()
         # A build never changes, so which tables it has is read once, not on every search.
         self._tables = {r[0] for r in self.query("SELECT name FROM sqlite_master")}
-        self.keyword = KeywordIndex(self.db, self._lock, self._tables)
+        self.keyword = keyword.open_engine(
+            self.manifest.keyword_index, build_dir, self.db, self._lock, self._tables
+        )
 
     @classmethod
     def open(cls, root: str | Path = DEFAULT_INDEX_DIR) -> Index:
@@ -82,7 +83,7 @@ class Index:
     def verify(self) -> list[str]:
         """Chunk rows, keyword rows, vectors and the manifest disagree: what is wrong, or []."""
         try:
-            counts = health.database_counts(self.db)
+            counts = health.database_counts(self.db, self.path)
         except sqlite3.Error as exc:
             return [f"synth.sqlite cannot be read ({exc})"]
         counts["vectors"] = self.dense.ntotal
@@ -93,6 +94,7 @@ class Index:
         return self.manifest.build_id
 
     def close(self) -> None:
+        self.keyword.close()
         self.db.close()
 
     def __enter__(self) -> Index:
@@ -216,5 +218,5 @@ class Index:
         return facets.document_tags(self.query, doc_id)
 
     def stats(self) -> IndexStats:
-        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        size = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
         return IndexStats(self.manifest, self.path, size, self.documents())

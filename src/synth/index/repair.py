@@ -21,7 +21,7 @@ from synth.ingest.chunk import ChunkSettings
 from synth.ingest.embed import Embedder
 from synth.models import NullProgress, Progress
 
-from . import health, keyword, store, studies, vectors
+from . import health, keyword, store, vectors
 from .build import IndexNotFound, Manifest, locked, now, point_to, publish, staged_build
 from .embedding import BackgroundEmbedder
 
@@ -114,10 +114,10 @@ def _lost_chunk_documents(db: sqlite3.Connection, build: Path) -> dict[str, str]
     FAISS still hold belong to the documents on either side of them, and a document with no
     chunk at all lost them all."""
     known: set[int] = set()
-    with contextlib.suppress(sqlite3.Error):
-        known |= {r[0] for r in db.execute("SELECT rowid FROM chunks_fts_docsize")}
+    with contextlib.suppress(Exception):  # a damaged engine or FAISS file tells nothing
+        known |= set(keyword.held_rowids(db, build).tolist())
     with contextlib.suppress(Exception):
-        known |= set(vectors.DenseIndex.read(str(build / "vectors.faiss"))._ids.tolist())
+        known |= set(np.asarray(vectors.read_dense(build / "vectors.faiss")._ids).tolist())
     present = {r[0] for r in db.execute("SELECT id FROM chunks")}
     affected: set[str] = set()
     for rowid in sorted(known - present):
@@ -191,7 +191,7 @@ def _rebuild(
         _drop_orphans(db)
         if lost:
             report.actions.append(f"dropped {len(lost)} documents whose chunks were lost")
-        keyword.rebuild(db, studies.CONTENT_SQL)
+        keyword.rebuild(db, tmp)
         manifest = _manifest(db, base, build_id)
         model = manifest.model
 
@@ -202,12 +202,14 @@ def _rebuild(
         embedded, _ = embedder.finish(db, progress)
         if not manifest.dimension:
             manifest.dimension = store.stored_dimension(db) or get_embedder().dimension
-        ids, matrix = store.chunk_vectors(db, manifest.dimension)
-        if len(ids) != store.content_count(db):
-            raise RuntimeError("some chunks have no vector after embedding")
-        _, manifest.faiss_index = vectors.write_index(
-            ids, np.asarray(matrix), tmp / "vectors.faiss"
+        n_vectors, manifest.faiss_index = vectors.write_index_batches(
+            store.count_vectors(db),
+            manifest.dimension,
+            lambda: store.chunk_vector_batches(db, manifest.dimension),
+            tmp / "vectors.faiss",
         )
+        if n_vectors != store.content_count(db):
+            raise RuntimeError("some chunks have no vector after embedding")
         publish(root, tmp, db, manifest)
     report.actions.append(
         f"build {build_id} made from build {base.path.name}: keyword index and vectors "

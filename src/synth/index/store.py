@@ -1,13 +1,14 @@
 """The SQLite side of a build: documents, pages, chunks, sentences and the embedding cache.
 
 Writers call these functions inside a staged build; readers get typed records back. The
-keyword engine's and the facets' tables live in the same database (see keyword.py, facets.py).
+facets' tables and the keyword engine's change log live in the same database (see facets.py,
+keyword.py: triggers on `chunks` tell the keyword engine what changed).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,6 +155,7 @@ def create_schema(db: sqlite3.Connection) -> None:
     db.executescript(keyword.SCHEMA)
     db.executescript(facets.SCHEMA)
     db.executescript(studies.SCHEMA)
+    db.executescript(keyword.ROLE_SCHEMA)
 
 
 def counts(db: sqlite3.Connection) -> tuple[int, int]:
@@ -225,7 +227,7 @@ def insert_document(
     )
     roles = roles or [studies.CONTENT] * len(chunks)
     rowids = []
-    for chunk, role in zip(chunks, roles, strict=True):
+    for chunk in chunks:
         embed = embedding_text(doc.title, chunk.section, chunk.text)
         cur = db.execute(
             "INSERT INTO chunks (chunk_id, doc_id, seq, section, page_start, page_end, text, "
@@ -249,14 +251,12 @@ def insert_document(
             "INSERT INTO sentences VALUES (?,?,?,?,?)",
             [(rowid, i, s.page, s.start, s.end) for i, s in enumerate(chunk.sentences)],
         )
-        if role == studies.CONTENT:
-            keyword.insert_chunk(db, rowid, chunk.text, chunk.section_label, doc.title)
     studies.store_roles(db, rowids, roles)
     return rowids
 
 
 def delete_document(db: sqlite3.Connection, doc_id: str) -> None:
-    keyword.delete_document(db, doc_id)
+    """Its chunks go by cascade; the keyword engine hears of it through its triggers."""
     db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
 
 
@@ -294,6 +294,24 @@ def chunk_vectors(db: sqlite3.Connection, dimension: int) -> tuple[np.ndarray, n
         ids[i] = rowid
         vectors[i] = np.frombuffer(blob, dtype="float32")
     return ids, vectors
+
+
+def chunk_vector_batches(
+    db: sqlite3.Connection, dimension: int, size: int = 65_536
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """chunk_vectors in batches of `size`: bounded memory at any index size."""
+    join = "FROM chunks c JOIN embeddings e ON e.hash = c.embed_hash WHERE " + studies.CONTENT_SQL
+    cursor = db.execute(f"SELECT c.id, e.vector {join} ORDER BY c.id")
+    while rows := cursor.fetchmany(size):
+        ids = np.fromiter((r[0] for r in rows), dtype="int64", count=len(rows))
+        blob = b"".join(r[1] for r in rows)
+        yield ids, np.frombuffer(blob, dtype="float32").reshape(len(rows), dimension)
+
+
+def count_vectors(db: sqlite3.Connection) -> int:
+    """Content chunks with a cached vector: what chunk_vector_batches yields."""
+    join = "FROM chunks c JOIN embeddings e ON e.hash = c.embed_hash WHERE " + studies.CONTENT_SQL
+    return int(db.execute(f"SELECT COUNT(*) {join}").fetchone()[0])
 
 
 def stored_dimension(db: sqlite3.Connection) -> int | None:

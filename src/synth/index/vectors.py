@@ -12,16 +12,22 @@ always exact: it scores exactly the allowed vectors, never by over-fetching and 
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
+import os
+import shutil
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from . import vectors_pq
+from .topk import verified_top
+
 # Exact flat search up to this many vectors (about 15 ms a query on one core at 200k); IVF beyond.
 FLAT_MAX_VECTORS = 200_000
+# Past this many, the compressed, memory-mapped IVF-PQ index of vectors_pq.py (IVFFlat holds
+# 1.5 kB a chunk in memory: 3 GB at 2M; benchmarks/README.md, "Index for 10M chunks").
+PQ_MIN_VECTORS = 2_000_000
 # IVF: about 2*sqrt(N) lists (a power of two, at least 39 training points each), 10 k-means
 # iterations on at most 64 points a list, and 1/16 of the lists probed (recall@10 ~0.99 at 1M).
 IVF_TRAIN_PER_LIST = 64
@@ -82,6 +88,40 @@ def write_index(ids: np.ndarray, vectors: np.ndarray, path: Path) -> tuple[int, 
     return index.ntotal, name
 
 
+def write_index_batches(
+    n: int, dimension: int, batches: vectors_pq.Batches, path: Path, pq_min: int | None = None
+) -> tuple[int, str]:
+    """Write the index for `n` vectors that `batches()` streams as (rowids, vectors) in rowid
+    order: in memory up to `pq_min` (default PQ_MIN_VECTORS), compressed and streamed beyond."""
+    if n > (PQ_MIN_VECTORS if pq_min is None else pq_min):
+        return vectors_pq.write_index(n, dimension, batches, path)
+    ids = np.empty(n, dtype="int64")
+    x = np.empty((n, dimension), dtype="float32")
+    filled = 0
+    for block_ids, block in batches():  # filled in place: one copy of the vectors, not two
+        ids[filled : filled + len(block_ids)] = block_ids
+        x[filled : filled + len(block_ids)] = block
+        filled += len(block_ids)
+    return write_index(ids[:filled], x[:filled], path)
+
+
+def copy_index(old: Path, new: Path) -> None:
+    """Carry a build's vector files into a new build unchanged (hard links when possible)."""
+    for name in ("vectors.faiss", vectors_pq.RAW, vectors_pq.RAW_IDS):
+        if (old / name).is_file():
+            try:
+                os.link(old / name, new / name)
+            except OSError:
+                shutil.copyfile(old / name, new / name)
+
+
+def read_dense(path: Path) -> DenseIndex | vectors_pq.CompressedDenseIndex:
+    """The reading side of a build's vectors, whichever kind of index they are in."""
+    if vectors_pq.is_compressed(path):
+        return vectors_pq.CompressedDenseIndex(path)
+    return DenseIndex.read(str(path))
+
+
 def _trained_ivf(vectors: np.ndarray) -> faiss.IndexIVFFlat:
     n, dimension = vectors.shape
     nlist = ivf_lists(n)
@@ -93,18 +133,6 @@ def _trained_ivf(vectors: np.ndarray) -> faiss.IndexIVFFlat:
     inner.train(vectors[np.sort(sample)])
     inner.nprobe = ivf_probes(nlist)
     return inner
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """One query is searched on one core: OpenMP threads fighting for busy cores cost more
-    (measured 5x slower at 1M flat with 2 threads on a shared 2-core machine) than they gain."""
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
 
 
 class DenseIndex:
@@ -139,9 +167,7 @@ class DenseIndex:
             return []
         query = np.ascontiguousarray(vector, dtype="float32").reshape(1, -1)
         if allowed is None:
-            with _one_thread():
-                scores, ids = self.index.search(query, limit)
-            return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            return verified_top(lambda m: self._scan(self.index, query, m), limit) or []
         internal = self._internal(allowed)
         if internal.size == 0:
             return []
@@ -161,11 +187,9 @@ class DenseIndex:
         self, query: np.ndarray, limit: int, internal: np.ndarray
     ) -> list[tuple[int, float]]:
         scores = self._inner.reconstruct_batch(internal) @ query
-        k = min(limit, internal.size)
-        top = np.argpartition(-scores, k - 1)[:k] if k < internal.size else np.arange(k)
-        rowids = self._ids[internal[top]]
-        best = np.lexsort((rowids, -scores[top]))
-        return [(int(rowids[i]), float(scores[top][i])) for i in best]
+        rowids = self._ids[internal]
+        best = np.lexsort((rowids, -scores))[:limit]
+        return [(int(rowids[i]), float(scores[i])) for i in best]
 
     def _selector_search(
         self, query: np.ndarray, limit: int, internal: np.ndarray
@@ -177,10 +201,23 @@ class DenseIndex:
             params = faiss.SearchParametersIVF(sel=selector, nprobe=self._inner.nlist)
         else:
             params = faiss.SearchParameters(sel=selector)
-        with _one_thread():
-            scores, found = self._inner.search(query, min(limit, internal.size), params=params)
-        return [
-            (int(self._ids[i]), float(s))
-            for i, s in zip(found[0], scores[0], strict=True)
-            if i >= 0
-        ]
+        found = verified_top(
+            lambda m: self._scan(self._inner, query, min(m, internal.size), params, self._ids),
+            limit,
+        )
+        return found or []
+
+    @staticmethod
+    def _scan(
+        index: faiss.Index,
+        query: np.ndarray,
+        limit: int,
+        params: faiss.SearchParameters | None = None,
+        labels: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's best `limit` as (rowids, scores); `labels` maps positions to rowids."""
+        with vectors_pq.one_thread():
+            scores, found = index.search(query, limit, params=params)
+        keep = found[0] >= 0
+        ids = found[0][keep]
+        return (labels[ids] if labels is not None else ids), scores[0][keep].astype("float64")

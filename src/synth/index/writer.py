@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -20,7 +19,7 @@ from synth.ingest.chunk import ChunkSettings
 from synth.ingest.embed import DEFAULT_MODEL, Embedder, resolve_model
 from synth.ingest.files import ParseLimits, content_hash, iter_input_files
 from synth.ingest.metadata import DocMetadata, MetadataError, match_record, sidecar_for
-from synth.ingest.pipeline import FileTask, PreparedFile, run_local
+from synth.ingest.pipeline import FileTask, LocalRunner, PreparedFile, Runner
 from synth.models import FileResult, IngestReport, NullProgress, Progress
 from synth.taxonomy import load_taxonomy
 
@@ -118,6 +117,10 @@ class _Job:
     get_embedder: Callable[[], Embedder]
     rebuild: bool
     curation: _Curation
+    runner: Runner = field(default_factory=LocalRunner)
+    keyword_engine: str = keyword.DEFAULT_ENGINE
+    # The keyword engine changes: the build must be written even if no file did.
+    switch_engine: bool = False
 
 
 def _read_known(
@@ -135,6 +138,15 @@ def _read_known(
     given = {str(f.resolve()) for f in files}
     files.extend(Path(p) for p in known.by_path if p not in given)
     return _Known(), True
+
+
+def _keyword_engine(old: Path | None, wanted: str | None) -> tuple[str, bool]:
+    """The keyword engine for the next build, and whether it differs from the live build's."""
+    current = keyword.engine_of(read_manifest(old).keyword_index) if old else None
+    if wanted is not None and wanted not in keyword.ENGINES:
+        raise ValueError(f"unknown keyword engine '{wanted}' (one of {', '.join(keyword.ENGINES)})")
+    engine = wanted or current or keyword.DEFAULT_ENGINE
+    return engine, current is not None and engine != current
 
 
 def _plan_files(
@@ -177,6 +189,8 @@ def ingest(
     embedder: Callable[[], Embedder] | None = None,
     metadata: Iterable[DocMetadata] = (),
     taxonomy: str | Path | None = None,
+    keyword_engine: str | None = None,
+    runner: Runner | None = None,
 ) -> IngestReport:
     """Add new files, replace changed ones, skip unchanged ones; report every file's fate.
 
@@ -203,7 +217,8 @@ def ingest(
         curation = _Curation(list(metadata), Path(taxonomy) if taxonomy else None)
         if old is not None and not rebuild:
             _pending_curation(old, report, curation)
-        if old is not None and not plans and not rebuild and not curation.pending:
+        engine, switch = _keyword_engine(old, keyword_engine)
+        if old is not None and not plans and not rebuild and not curation.pending and not switch:
             report.build_id = old.name
             report.seconds = time.perf_counter() - started
             return report
@@ -211,6 +226,8 @@ def ingest(
         job = _Job(
             settings, limits or ParseLimits(), model, progress, get_embedder, rebuild, curation
         )
+        job.keyword_engine, job.switch_engine = engine, switch
+        job.runner = runner or LocalRunner()
         try:
             report.build_id = _write_build(root, old, plans, report, job)
         except _NothingNew:
@@ -234,9 +251,8 @@ def _store_files(
     job.progress.start("parse", len(plans))
     todo = [p for p in plans if not (p.duplicate_of and p.replaces)]
     taxonomy = load_taxonomy(job.curation.taxonomy)
-    prepared = run_local(
-        (FileTask(p.path, p.digest) for p in todo), job.settings, job.limits, taxonomy
-    )
+    tasks = [FileTask(p.path, p.digest) for p in todo]
+    prepared = job.runner.prepare(tasks, job.settings, job.limits, taxonomy)
     by_path = {p.path: p for p in todo}
     for plan in plans:
         if plan.duplicate_of and plan.replaces:
@@ -268,13 +284,12 @@ def _write_build(
     root: Path, old: Path | None, plans: list[_Plan], report: IngestReport, job: _Job
 ) -> str:
     """Write a complete new build beside the live one, then point CURRENT at it."""
-    background = BackgroundEmbedder(job.get_embedder, job.model)
+    background = BackgroundEmbedder(job.get_embedder, job.model, job.runner.encoder(job.model))
     with staged_build(root, old) as (build_id, tmp, db), contextlib.closing(background):
         _store_files(db, plans, report, job, background)
         for doc_id, meta in job.curation.updates.items():
             facets.store_metadata(db, doc_id, meta)
-        unchanged = not job.rebuild and not report.changed and not job.curation.pending
-        if old is not None and unchanged:
+        if old is not None and not _anything_new(report, job):
             raise _NothingNew
         taxonomy = load_taxonomy(job.curation.taxonomy)
         failures: dict[str, Exception] = {}
@@ -286,13 +301,11 @@ def _write_build(
         failures = {}
         facets.tag_build(db, taxonomy, job.get_embedder, on_error=failures.__setitem__)
         _drop_failed(db, report, failures, "tagging")
-        if old is not None and not job.rebuild and not report.changed and not job.curation.pending:
+        if old is not None and not _anything_new(report, job):  # every changed file failed
             raise _NothingNew
         db.commit()
         dimension = store.stored_dimension(db) or job.get_embedder().dimension
-        n_vectors, faiss_name = vectors.write_index(
-            *store.chunk_vectors(db, dimension), tmp / "vectors.faiss"
-        )
+        n_vectors, faiss_name = _write_vectors(db, dimension, tmp)
         n_content = store.content_count(db)
         if n_vectors != n_content:
             raise RuntimeError(f"index mismatch: {n_vectors} vectors for {n_content} chunks")
@@ -305,11 +318,26 @@ def _write_build(
             n_documents=0,
             n_chunks=0,
             faiss_index=faiss_name,
+            keyword_index=keyword.NAMES[job.keyword_engine],
             parent=old.name if old is not None else "",
         )
-        keyword.refresh_common_terms(db)
         publish(root, tmp, db, manifest)
     return build_id
+
+
+def _write_vectors(db: sqlite3.Connection, dimension: int, tmp: Path) -> tuple[int, str]:
+    """The build's FAISS index from every stored vector, streamed in batches."""
+    return vectors.write_index_batches(
+        store.count_vectors(db),
+        dimension,
+        lambda: store.chunk_vector_batches(db, dimension),
+        tmp / "vectors.faiss",
+    )
+
+
+def _anything_new(report: IngestReport, job: _Job) -> bool:
+    """Whether the batch changes the build: files, a rebuild, curation or the keyword engine."""
+    return bool(job.rebuild or report.changed or job.curation.pending or job.switch_engine)
 
 
 def _embed_isolated(
@@ -424,10 +452,7 @@ def remove(targets: Iterable[str], root: str | Path = DEFAULT_INDEX_DIR) -> list
         with staged_build(root, old) as (build_id, tmp, db):
             for doc_id, _ in hits:
                 store.delete_document(db, doc_id)
-            _, manifest.faiss_index = vectors.write_index(
-                *store.chunk_vectors(db, manifest.dimension), tmp / "vectors.faiss"
-            )
-            keyword.refresh_common_terms(db)
+            _, manifest.faiss_index = _write_vectors(db, manifest.dimension, tmp)
             manifest.restamp(build_id)
             publish(root, tmp, db, manifest)
     return [source for _, source in hits]
@@ -460,7 +485,7 @@ def update_tags(
         with staged_build(root, old) as (build_id, tmp, db):
             facets.record_curator(db, doc_id, changes, note)
             facets.refresh_effective(db, load_taxonomy(Path(taxonomy) if taxonomy else None))
-            shutil.copyfile(old / "vectors.faiss", tmp / "vectors.faiss")
+            vectors.copy_index(old, tmp)
             manifest.restamp(build_id)
             publish(root, tmp, db, manifest)
     return doc_id

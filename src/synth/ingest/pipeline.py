@@ -2,15 +2,19 @@
 
 A stage takes what the previous one made and returns new records; none reads or writes an
 index, so the same functions can run in this process or on workers elsewhere. The index's
-writer decides what to prepare and stores what comes back.
+writer decides what to prepare and stores what comes back; a `Runner` decides where the stages
+run: `LocalRunner` here, `synth.ingest.cluster.RayRunner` on a Ray cluster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
+
+import numpy as np
 
 from synth.models import Chunk, Document, StudyRecord
 from synth.taxonomy import Taxonomy
@@ -93,3 +97,48 @@ def run_local(
     """Prepare files one after another in this process, in the order given."""
     for task in tasks:
         yield prepare_file(task, settings, limits, taxonomy)
+
+
+class EncoderPool(Protocol):
+    """Embedding workers elsewhere: up to `slots` batches of `batch` texts in flight at once."""
+
+    slots: int
+    batch: int
+
+    def submit(self, texts: list[str]) -> Future[np.ndarray]:
+        """Vectors for `texts`, in their order, when the future resolves."""
+        ...
+
+
+class Runner(Protocol):
+    """Where the ingest stages run: parse and chunk (`prepare`), and embedding (`encoder`)."""
+
+    def prepare(
+        self,
+        tasks: Iterable[FileTask],
+        settings: ChunkSettings,
+        limits: ParseLimits | None,
+        taxonomy: Taxonomy | None = None,
+    ) -> Iterator[PreparedFile]:
+        """Prepared files in the order of `tasks`, each failure as the file's `error`."""
+        ...
+
+    def encoder(self, model: str) -> EncoderPool | None:
+        """Workers that embed with `model`, or None to embed in this process."""
+        ...
+
+
+class LocalRunner:
+    """Everything in this process: files one after another, embedding on a background thread."""
+
+    def prepare(
+        self,
+        tasks: Iterable[FileTask],
+        settings: ChunkSettings,
+        limits: ParseLimits | None,
+        taxonomy: Taxonomy | None = None,
+    ) -> Iterator[PreparedFile]:
+        return run_local(tasks, settings, limits, taxonomy)
+
+    def encoder(self, model: str) -> EncoderPool | None:
+        return None

@@ -108,22 +108,48 @@ def _rank(
     allowed: np.ndarray | None,
     depth: int,
 ) -> tuple[list[tuple[int, float]], dict[int, float], dict[int, float]]:
-    """Fused ranking of up to `depth` chunks among `allowed` (all when None)."""
-    pool = max(settings.pool, depth)
-    dense: dict[int, float] = {}
-    keyword: dict[int, float] = {}
+    """Fused ranking of up to `depth` chunks among `allowed` (all when None).
+
+    Fusion always sees each retriever's top `settings.pool`, whatever `depth` is, so the top n
+    never depends on how many were asked for. Past the fused candidates (only when `depth`
+    asks for more), chunks follow by their best rank in either list, dense first on a tie:
+    an order that more depth only extends.
+    """
+    fetch = max(settings.pool, depth)
+    dense_list: list[tuple[int, float]] = []
+    keyword_list: list[tuple[int, float]] = []
     if settings.mode in ("fused", "dense") and embedder is not None:
-        dense = dict(index.dense_search(embedder.encode_query(query), pool, allowed))
+        dense_list = index.dense_search(embedder.encode_query(query), fetch, allowed)
     if settings.mode in ("fused", "keyword"):
-        keyword = dict(index.keyword_search(query, pool, allowed))
-    if settings.mode == "dense":
-        fused = dense
-    elif settings.mode == "keyword":
-        fused = keyword
-    else:
-        fused = _fuse(dense, keyword, settings)
+        keyword_list = index.keyword_search(query, fetch, allowed)
+    if settings.mode != "fused":
+        ranked = (dense_list if settings.mode == "dense" else keyword_list)[:depth]
+        return ranked, dict(dense_list[:depth]), dict(keyword_list[:depth])
+    pool = settings.pool
+    fused = _fuse(dict(dense_list[:pool]), dict(keyword_list[:pool]), settings)
     ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:depth]
-    return ranked, dense, keyword
+    if len(ranked) < depth:
+        ranked += _beyond_pool(dense_list, keyword_list, settings, set(fused), depth - len(ranked))
+    # Each hit shows the side scores that were fetched (a cosine is a cosine at any depth).
+    return ranked, dict(dense_list), dict(keyword_list)
+
+
+def _beyond_pool(
+    dense_list: list[tuple[int, float]],
+    keyword_list: list[tuple[int, float]],
+    settings: SearchSettings,
+    seen: set[int],
+    wanted: int,
+) -> list[tuple[int, float]]:
+    """Chunks ranked past the pool in both lists, interleaved by rank (dense first)."""
+    out: list[tuple[int, float]] = []
+    for rank in range(settings.pool, max(len(dense_list), len(keyword_list))):
+        for found in (dense_list, keyword_list):
+            if rank < len(found) and found[rank][0] not in seen and len(out) < wanted:
+                seen.add(found[rank][0])
+                score = 1.0 / (settings.rrf_k + rank + 1) if settings.fusion == "rrf" else 0.0
+                out.append((found[rank][0], score))
+    return out
 
 
 def search(

@@ -7,7 +7,7 @@ headline finding, and a relevance floor answers "no close match" instead of retu
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -98,7 +98,9 @@ def search_studies(
     allowed = allowed_ids(index, filters, settings, taxonomy)
     if not query:
         return _browse(index, filters, allowed, settings, with_counts, taxonomy)
-    ranked, dense, keyword = _rank(index, embedder, query, settings, allowed, STUDY_POOL)
+    # Studies are grouped from the best STUDY_POOL passages, fused over pools that deep.
+    deep = replace(settings, pool=max(settings.pool, STUDY_POOL))
+    ranked, dense, keyword = _rank(index, embedder, query, deep, allowed, STUDY_POOL)
     hits = _hits(index, ranked, dense, keyword, settings)
     if settings.mode == "fused" and embedder is not None:
         hits = [h for h in hits if floor.close(h)]

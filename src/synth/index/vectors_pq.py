@@ -1,0 +1,181 @@
+"""The FAISS index past PQ_MIN_VECTORS chunks: compressed, memory-mapped, re-scored exactly.
+
+At 10M chunks float32 vectors take 15 GB, more than a machine should hold for search. Here the
+index is IVF with product quantization (PQ_M bytes a vector plus an 8-byte rowid in
+its inverted list), trained on a sample, written with FAISS's own format and read with
+IO_FLAG_MMAP, so the operating system pages in only the lists a query probes. The float32
+vectors sit beside it on disk (`vectors.f32`, rows in rowid order, and `vectors.ids`), also
+memory-mapped, for two jobs: re-scoring the best RERANK compressed candidates exactly (recall),
+and scoring every allowed chunk exactly when a filter allows at most GATHER_MAX chunks, which
+keeps the exact filtered-search guarantee. Broader filters scan the compressed codes with a
+bitmap selector over more lists, then re-score exactly; their recall is measured, not exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+PQ_M = 64
+# An OPQ rotation before PQ: off unless benchmarks/bench_scale.py shows it pays (--opq).
+OPQ = False
+TRAIN_SAMPLE = 262_144
+IVF_NITER = 10
+PROBE_SHARE = 32
+MIN_PROBE = 16
+BROAD_PROBE_FACTOR = 4
+RERANK = 256
+GATHER_MAX = 16_384
+RAW = "vectors.f32"
+RAW_IDS = "vectors.ids"
+Batches = Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]
+
+
+def pq_lists(n: int) -> int:
+    """About sqrt(n) inverted lists, a power of two (4,096 at 10M): assigning 10M vectors to
+    8,192 centroids cost twice the time on two cores for no recall we could measure."""
+    return 2 ** max(4, round(math.log2(math.sqrt(max(n, 1)))))
+
+
+def probes(nlist: int) -> int:
+    return min(nlist, max(MIN_PROBE, nlist // PROBE_SHARE))
+
+
+def factory(nlist: int) -> str:
+    return f"{f'OPQ{PQ_M},' if OPQ else ''}IVF{nlist},PQ{PQ_M}"
+
+
+def index_name(nlist: int) -> str:
+    return f"{factory(nlist)} (nprobe={probes(nlist)}, mmap, top {RERANK} re-scored exactly)"
+
+
+def _sample(n: int, dimension: int, batches: Batches) -> np.ndarray:
+    """A random sample of the vectors, drawn while streaming them once."""
+    size = min(n, TRAIN_SAMPLE)
+    chosen = np.sort(np.random.default_rng(0).choice(n, size, replace=False))
+    out = np.empty((size, dimension), dtype="float32")
+    seen = filled = 0
+    for _, block in batches():
+        lo, hi = np.searchsorted(chosen, [seen, seen + len(block)])
+        out[filled : filled + hi - lo] = block[chosen[lo:hi] - seen]
+        filled += hi - lo
+        seen += len(block)
+    return out[:filled]
+
+
+def write_index(n: int, dimension: int, batches: Batches, path: Path) -> tuple[int, str]:
+    """Train on a sample, then add and write every vector in batches: memory stays bounded by
+    the sample and one batch. Writes `path`, and the float vectors beside it."""
+    nlist = pq_lists(n)
+    index = faiss.index_factory(dimension, factory(nlist), faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
+    ivf.cp.niter = IVF_NITER
+    # The factory turns on polysemous training (code reordering by simulated annealing): it
+    # made training 40x slower here and serves Hamming filtering, which synth does not use.
+    ivf.do_polysemous_training = False
+    index.train(_sample(n, dimension, batches))
+    added = 0
+    with (
+        open(path.with_name(RAW), "wb") as raw,
+        open(path.with_name(RAW_IDS), "wb") as raw_ids,
+    ):
+        for ids, block in batches():
+            block = np.ascontiguousarray(block, dtype="float32")
+            ids = np.ascontiguousarray(ids, dtype="int64")
+            index.add_with_ids(block, ids)
+            raw.write(block.tobytes())
+            raw_ids.write(ids.tobytes())
+            added += len(ids)
+    faiss.write_index(index, str(path))
+    return added, index_name(nlist)
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """One query is searched on one core: OpenMP threads fighting for busy cores cost more
+    (measured 5x slower at 1M flat with 2 threads on a shared 2-core machine) than they gain."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def is_compressed(path: Path) -> bool:
+    return path.with_name(RAW).is_file()
+
+
+class CompressedDenseIndex:
+    """Top-k inner product over a memory-mapped IVF-PQ index, re-scored from the float vectors."""
+
+    def __init__(self, path: Path) -> None:
+        self.index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        self._ivf = faiss.extract_index_ivf(self.index)
+        self._ivf.nprobe = probes(self._ivf.nlist)
+        self._ids = np.memmap(path.with_name(RAW_IDS), dtype="int64", mode="r")
+        n = len(self._ids)
+        self._raw = np.memmap(
+            path.with_name(RAW), dtype="float32", mode="r", shape=(n, self.index.d)
+        )
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(
+        self, vector: np.ndarray, limit: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """The best `limit` (rowid, score) pairs; exact for filters of up to GATHER_MAX chunks."""
+        if self.ntotal == 0 or limit <= 0:
+            return []
+        query = np.ascontiguousarray(vector, dtype="float32").reshape(1, -1)
+        if allowed is None:
+            return self._rescored(query, self._candidates(query, max(RERANK, limit)), limit)
+        positions = self._positions(np.asarray(allowed, dtype="int64"))
+        if positions.size == 0:
+            return []
+        if positions.size <= GATHER_MAX:
+            return self._exact(query[0], positions, limit)
+        mask = np.zeros(int(self._ids[-1]) + 1, dtype=bool)
+        mask[self._ids[positions]] = True
+        selector = faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
+        nprobe = min(self._ivf.nlist, BROAD_PROBE_FACTOR * self._ivf.nprobe)
+        params: faiss.SearchParameters = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+        if isinstance(self.index, faiss.IndexPreTransform):  # OPQ in front of the IVF
+            outer = faiss.SearchParametersPreTransform()
+            outer.index_params = params
+            params = outer
+        found = self._candidates(query, max(RERANK, limit), params)
+        return self._rescored(query, found, limit)
+
+    def _candidates(
+        self, query: np.ndarray, k: int, params: faiss.SearchParameters | None = None
+    ) -> np.ndarray:
+        with one_thread():
+            _, found = self.index.search(query, k, params=params)
+        return found[0][found[0] >= 0]
+
+    def _positions(self, rowids: np.ndarray) -> np.ndarray:
+        """Rows of `vectors.f32` holding these rowids (unknown ones ignored)."""
+        wanted = np.unique(rowids)
+        pos = np.minimum(np.searchsorted(self._ids, wanted), len(self._ids) - 1)
+        return pos[np.asarray(self._ids[pos]) == wanted]
+
+    def _exact(
+        self, query: np.ndarray, positions: np.ndarray, limit: int
+    ) -> list[tuple[int, float]]:
+        scores = np.asarray(self._raw[positions]) @ query
+        rowids = np.asarray(self._ids[positions])
+        best = np.lexsort((rowids, -scores))[:limit]
+        return [(int(rowids[i]), float(scores[i])) for i in best]
+
+    def _rescored(
+        self, query: np.ndarray, rowids: np.ndarray, limit: int
+    ) -> list[tuple[int, float]]:
+        return self._exact(query[0], self._positions(rowids), limit)
