@@ -18,10 +18,11 @@ from synth.index import Index, ingest
 from synth.models import Hit
 from synth.search import SearchResult
 from synth.taxonomy import Taxonomy, load_taxonomy
-from synth.ui import basket, nav, resources, static_docs
+from synth.ui import basket, cite, nav, resources, static_docs
 from synth.ui.highlight import best_sentence, card_html, hit_sentences, page_label
 from synth.ui.progress import StreamlitProgress
 from synth.ui.query import LAST_PARAMS, SearchState, facet_names, state_from_params
+from synth.ui.text import plain
 
 PAGE = "search"
 QUERY_BOX = "q_box"
@@ -123,16 +124,24 @@ def _sidebar(index: Index, state: SearchState, result: SearchResult, taxonomy: T
         st.slider("Results", 3, 30, 8, key=RESULTS)
 
 
-def _actions(hit: Hit, path: Path | None) -> None:
+def _actions(hit: Hit, path: Path | None, held: bool) -> None:
     with st.container(horizontal=True):
-        held = hit.chunk_id in basket.items()
-        st.button(
-            "In the basket" if held else "Add to basket",
-            key=f"add:{hit.chunk_id}",
-            on_click=basket.add,
-            args=(hit.chunk_id,),
-            disabled=held,
-        )
+        if held:
+            st.button(
+                "Remove from basket",
+                key=f"basket:{hit.chunk_id}",
+                on_click=basket.remove,
+                args=(hit.chunk_id,),
+                icon=":material/remove_shopping_cart:",
+            )
+        else:
+            st.button(
+                "Add to basket",
+                key=f"basket:{hit.chunk_id}",
+                on_click=basket.add_hit,
+                args=(hit,),
+                icon=":material/add_shopping_cart:",
+            )
         if path is None or not path.is_file():
             st.caption("file not found on disk")
             return
@@ -156,15 +165,19 @@ def _results(index: Index, state: SearchState, result: SearchResult, taxonomy: T
     if not hits:
         st.warning("No results. Try other words or fewer filters.")
         return
+    with st.container(horizontal=True, key="cite-results"):
+        st.caption("Cite these results:")
+        cite.downloads(index, [h.doc_id for h in hits], "search-results", "results")
     sentences = {hit.chunk_id: hit_sentences(index, hit) for hit in hits}
     pool = [s for group in sentences.values() for s in group]
     paths = resources.document_paths(index, sorted({hit.doc_id for hit in hits}))
+    held = set(basket.items())
     for number, hit in enumerate(hits, start=1):
         own = sentences[hit.chunk_id]
         best = best_sentence(state.query, own, pool)
         with st.container(border=True, key=f"card-{hit.chunk_id}"):
             st.html(card_html(number, hit, own, best, taxonomy))
-            _actions(hit, paths.get(hit.doc_id))
+            _actions(hit, paths.get(hit.doc_id), hit.chunk_id in held)
 
 
 def _brief(index: Index, state: SearchState, hits: list[Hit]) -> None:
@@ -186,7 +199,7 @@ def _brief(index: Index, state: SearchState, hits: list[Hit]) -> None:
         st.download_button(
             "Download HTML", st.session_state["brief_html"], "learning-brief.html", "text/html"
         )
-    st.markdown(st.session_state["brief_md"])
+    st.iframe(st.session_state["brief_html"], height="content", alt="The learning brief")
 
 
 def _browse(index: Index, state: SearchState) -> None:
@@ -197,7 +210,7 @@ def _browse(index: Index, state: SearchState) -> None:
     st.caption(f"{len(docs)} {noun} these filters. Ask a question to see passages.")
     if docs:
         st.table(
-            [{"Title": t, "File": s, "Matching passages": n} for t, s, n in docs],
+            [{"Title": plain(t), "File": plain(s), "Matching passages": n} for t, s, n in docs],
             hide_index=True,
         )
 

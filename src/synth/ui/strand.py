@@ -19,7 +19,7 @@ from synth.taxonomy import Taxonomy, load_taxonomy
 from synth.toolkit.card import export_card, render_card
 from synth.toolkit.entries import Version, apply_changes, diff_entries
 from synth.ui import nav, resources
-from synth.ui.highlight import md_escape
+from synth.ui.text import plain
 from synth.ui.toolkit_form import NOTICE, card_provenance, curation_form, load_history, open_store
 
 PAGE = "strand"
@@ -104,18 +104,16 @@ def main() -> None:
     history = load_history(entry_id) if entry_id else []
     if not history:
         st.title("Toolkit strand")
-        st.warning(
-            f"No toolkit strand '{md_escape(entry_id)}'." if entry_id else "No strand chosen."
-        )
+        st.warning(f"No toolkit strand '{plain(entry_id)}'." if entry_id else "No strand chosen.")
         st.page_link(nav.TOOLKIT, label="Back to the toolkit", icon=":material/arrow_back:")
         return
     taxonomy = load_taxonomy()
     current = history[-1]
     entry = current.entry
-    st.title(md_escape(entry.title))
+    st.title(plain(entry.title))
     topic = taxonomy.facets["topic"].label_of(entry.topic)
     st.caption(
-        md_escape(f"{topic} · {entry.status} · version {current.n} of {current.created_at[:10]}")
+        plain(f"{topic} · {entry.status} · version {current.n} of {current.created_at[:10]}")
     )
     if notice := st.session_state.pop(NOTICE, None):
         st.success(notice)

@@ -1,0 +1,76 @@
+"""What every page shares: the app's style sheet and the guard around a page's run.
+
+The style sheet only adds what Streamlit's themes lack: a focus ring every control shows
+(page links included), and colours for synth's own HTML that read in light and dark themes.
+The guard turns an unexpected error into one line; the traceback goes to the server log, never
+to the browser, where it would show server paths.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import streamlit as st
+
+LOG = logging.getLogger("synth.app")
+
+# Theme-aware colours: text inherits the theme's colour; tints are translucent, so they sit on
+# a light or a dark background alike; the highlight sets its own dark text.
+STYLE = """
+<style>
+:focus-visible, a:focus-visible, button:focus-visible, [role="tab"]:focus-visible,
+[data-testid="stSidebarNav"] a:focus-visible, summary:focus-visible {
+  outline: 3px solid currentColor !important; outline-offset: 2px !important;
+  box-shadow: 0 0 0 5px rgba(37, 99, 235, .55) !important; border-radius: 4px;
+}
+.synth-muted { opacity: .85; }
+.synth-sr { position: absolute; width: 1px; height: 1px; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; }
+.synth-chip { display: inline-block; margin: .15rem .25rem 0 0; padding: .05rem .5rem;
+  border-radius: 999px; background: rgba(59, 130, 246, .16); color: inherit; font-size: .8rem;
+  border: 1px solid rgba(59, 130, 246, .45); }
+mark.synth-best { background: #fde68a; color: #111827; padding: 0 .1em; border-radius: 2px; }
+.synth-status { padding: 0 .45rem; border-radius: 999px; border: 1px solid currentColor; }
+.synth-status.published { background: rgba(22, 163, 74, .18); }
+ins.synth-ins { background: rgba(22, 163, 74, .25); text-decoration: underline; color: inherit; }
+del.synth-del { background: rgba(220, 38, 38, .22); color: inherit; }
+</style>
+"""
+
+
+# Streamlit's own backgrounds, for what must be opaque (the gap map's sticky headers).
+BACKGROUNDS = {"light": "#ffffff", "dark": "#0e1117"}
+
+
+def _background() -> str:
+    """The theme's background as a CSS variable; until the browser has told the server which
+    theme it shows, follow the system preference as Streamlit's default theme does."""
+    theme = st.context.theme.type
+    if theme in BACKGROUNDS:
+        return f"<style>:root {{ --synth-bg: {BACKGROUNDS[theme]}; }}</style>"
+    return (
+        f"<style>:root {{ --synth-bg: {BACKGROUNDS['light']}; }} "
+        f"@media (prefers-color-scheme: dark) {{ :root {{ --synth-bg: {BACKGROUNDS['dark']}; }} }}"
+        "</style>"
+    )
+
+
+def style() -> None:
+    st.html(STYLE + _background())
+
+
+def run_page(page: st.Page) -> None:
+    """Run a page; an error becomes one line on the page and a traceback in the server log.
+
+    SYNTH_APP_RAISE=1 (the test suite sets it) lets errors through, so tests see them."""
+    try:
+        page.run()
+    except Exception as exc:
+        if os.environ.get("SYNTH_APP_RAISE") == "1":
+            raise
+        LOG.exception("page %s failed", page.title)
+        st.error(
+            f"This page hit an unexpected problem and stopped ({type(exc).__name__}). "
+            "Nothing was changed. Reload to try again; the details are in the server log."
+        )
