@@ -8,6 +8,7 @@ to the browser, where it would show server paths.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -58,6 +59,37 @@ def _background() -> str:
 
 def style() -> None:
     st.html(STYLE + _background())
+
+
+# On a narrow screen the open sidebar covers most of the page, and Streamlit keeps it open from
+# page to page (and across reloads): close it whenever another page is shown. Reruns of the same
+# page (ticking filters in the open sidebar) leave it as it is.
+NARROW_PX = 736
+_COLLAPSE = """
+<script>
+(() => {
+  const page = %s;
+  const seen = sessionStorage.getItem("synth-page");
+  sessionStorage.setItem("synth-page", page);
+  if (seen === page || window.innerWidth > %d) return;
+  const close = () => {
+    const bar = document.querySelector('[data-testid="stSidebar"]');
+    if (!bar || bar.getBoundingClientRect().right <= 0) return;
+    const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button')
+      || document.querySelector('[data-testid="stSidebarCollapseButton"]');
+    if (button) button.click();
+  };
+  setTimeout(close, 50);
+})();
+</script>
+"""
+
+
+def narrow_screen_sidebar(page: st.Page) -> None:
+    """Close the sidebar on a narrow screen when the page changes (our own script, no data)."""
+    st.html(
+        _COLLAPSE % (json.dumps(page.url_path or "home"), NARROW_PX), unsafe_allow_javascript=True
+    )
 
 
 def run_page(page: st.Page) -> None:
