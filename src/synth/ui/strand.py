@@ -94,18 +94,34 @@ def _history(history: list[Version], taxonomy: Taxonomy) -> None:
     st.html(diff_html(changes, a, b, taxonomy))
 
 
-@st.dialog("Publish this strand?")
+ASKED = "strand_publish_asked"
+
+
+def _ask(entry_id: str) -> None:
+    st.session_state[ASKED] = entry_id
+
+
+def _forget() -> None:
+    st.session_state.pop(ASKED, None)
+
+
+def _publish(entry_id: str) -> None:
+    _forget()
+    _set_status(entry_id, "published")
+
+
+@st.dialog("Publish this strand?", on_dismiss=_forget)
 def _confirm_publish(entry_id: str, title: str) -> None:
+    """Asked while ASKED names the strand; both answers (and closing) clear it in a callback,
+    so the answer counts whether Streamlit reruns the dialog alone or the whole page."""
     st.markdown(
         f"**{plain(title)}** becomes a published toolkit card: readers take its figures as "
         "settled. You can unpublish it later; every version is kept."
     )
     with st.container(horizontal=True):
-        if st.button("Publish", type="primary", key="publish-confirm"):
-            _set_status(entry_id, "published")
-            st.rerun()
-        if st.button("Cancel", key="publish-cancel"):
-            st.rerun()
+        st.button("Publish", type="primary", key="publish-confirm", on_click=_publish,
+                  args=(entry_id,))  # fmt: skip
+        st.button("Cancel", key="publish-cancel", on_click=_forget)
 
 
 def _checks_html(checks: list[Check]) -> str:
@@ -127,13 +143,16 @@ def _status_controls(entry: ToolkitEntry, index: Index | None) -> None:
         else:
             checks = publish_checks(entry, index)
             ready = all(c.ok for c in checks)
-            if st.button(
+            st.button(
                 "Publish…",
                 key="strand-status",
                 type="primary" if ready else "secondary",
                 disabled=not ready,
                 help=None if ready else "Every check below must pass first",
-            ):
+                on_click=_ask,
+                args=(entry.id,),
+            )
+            if ready and st.session_state.get(ASKED) == entry.id:
                 _confirm_publish(entry.id, entry.title)
         st.page_link(nav.TOOLKIT, label="Back to the toolkit", icon=":material/arrow_back:")
     if entry.status != "published":
