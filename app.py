@@ -24,3 +24,4 @@ if opened := basket.open_shared(index):
     st.toast(opened)
 basket.sidebar()
 shell.run_page(page)
+shell.page_script(page)

@@ -21,10 +21,10 @@ from streamlit.testing.v1 import AppTest
 import synth.brief.synthesize
 from synth.index import Index
 from synth.search import SearchSettings, search
+from synth.toolkit.baskets import BasketItem, BasketStore, basket_path
 from synth.toolkit.entries import LinkedEvidence, ToolkitEntry, apply_changes
 from synth.toolkit.evidence import refresh_from_index
 from synth.toolkit.store import ToolkitStore
-from synth.toolkit.baskets import BasketItem, BasketStore, basket_path
 from synth.ui.toolkit_form import form_changes, link_ids, merge_links, padlocks_text
 from synth.ui.toolkit_pages import matching
 

@@ -26,6 +26,11 @@ STYLE = """
   box-shadow: 0 0 0 5px rgba(37, 99, 235, .55) !important; border-radius: 4px;
 }
 .synth-muted { opacity: .85; }
+/* Streamlit's captions and inline code fall short of 4.5:1 contrast: keep their look, darker. */
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {
+  color: inherit !important; opacity: .85; }
+[data-testid="stMarkdownContainer"] code, [data-testid="stCaptionContainer"] code {
+  color: inherit !important; }
 .synth-sr { position: absolute; width: 1px; height: 1px; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; }
 .synth-chip { display: inline-block; margin: .15rem .25rem 0 0; padding: .05rem .5rem;
@@ -40,16 +45,12 @@ del.synth-del { background: rgba(220, 38, 38, .22); color: inherit; }
 """
 
 
-# Streamlit's own backgrounds, for what must be opaque (the gap map's sticky headers).
-BACKGROUNDS = {"light": "#ffffff", "dark": "#0e1117"}
+# Streamlit's backgrounds (1.67), for what must be opaque (the gap map's sticky headers); the
+# page script below then copies the background the app really shows, whichever theme it is.
+BACKGROUNDS = {"light": "#ffffff", "dark": "#171614"}
 
 
 def _background() -> str:
-    """The theme's background as a CSS variable; until the browser has told the server which
-    theme it shows, follow the system preference as Streamlit's default theme does."""
-    theme = st.context.theme.type
-    if theme in BACKGROUNDS:
-        return f"<style>:root {{ --synth-bg: {BACKGROUNDS[theme]}; }}</style>"
     return (
         f"<style>:root {{ --synth-bg: {BACKGROUNDS['light']}; }} "
         f"@media (prefers-color-scheme: dark) {{ :root {{ --synth-bg: {BACKGROUNDS['dark']}; }} }}"
@@ -61,13 +62,21 @@ def style() -> None:
     st.html(STYLE + _background())
 
 
-# On a narrow screen the open sidebar covers most of the page, and Streamlit keeps it open from
-# page to page (and across reloads): close it whenever another page is shown. Reruns of the same
-# page (ticking filters in the open sidebar) leave it as it is.
+# Our own script, no data in it. On a narrow screen the open sidebar covers most of the page,
+# and Streamlit keeps it open from page to page (and across reloads): close it whenever another
+# page is shown; reruns of the same page (ticking filters in the open sidebar) leave it alone.
+# And keep --synth-bg equal to the app's background as the theme changes.
 NARROW_PX = 736
 _COLLAPSE = """
 <script>
 (() => {
+  if (!window.synthBackground) {
+    window.synthBackground = setInterval(() => {
+      const app = document.querySelector('[data-testid="stApp"]');
+      if (app) document.documentElement.style.setProperty(
+        "--synth-bg", getComputedStyle(app).backgroundColor);
+    }, 400);
+  }
   const page = %s;
   const seen = sessionStorage.getItem("synth-page");
   sessionStorage.setItem("synth-page", page);
@@ -85,8 +94,8 @@ _COLLAPSE = """
 """
 
 
-def narrow_screen_sidebar(page: st.Page) -> None:
-    """Close the sidebar on a narrow screen when the page changes (our own script, no data)."""
+def page_script(page: st.Page) -> None:
+    """Close the sidebar on a narrow screen when the page changes; follow the theme's colour."""
     st.html(
         _COLLAPSE % (json.dumps(page.url_path or "home"), NARROW_PX), unsafe_allow_javascript=True
     )
