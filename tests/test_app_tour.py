@@ -209,10 +209,13 @@ def test_hostile_title_is_text_everywhere(browser, tour) -> None:
     for name, (target, ready) in checks.items():
         _visit(page, target, ready)
         main = page.get_by_test_id("stMain")
-        text = main.inner_text().replace("\u2060", "")
-        assert "$E=mc^2$" in text and ":smile:" in text, name
-        assert "<script>alert(1)</script>" in text or name == "corpus", name
-        assert main.locator("img[src^='http'], .katex, script:not([src])").count() == 0, name
+        if name != "corpus":  # the corpus table is a canvas grid: its text is not in the DOM
+            text = main.inner_text().replace("\u2060", "")
+            assert "$E=mc^2$" in text and ":smile:" in text, name
+            assert "<script>alert(1)</script>" in text, name
+        assert main.locator("img[src^='http'], .katex").count() == 0, name
+        scripts = "() => [...document.scripts].some(s => s.textContent.includes('alert(1)'))"
+        assert not page.evaluate(scripts), name
         assert main.locator("a[href*='evil.test']").count() == 0, name
         assert not _no_leak(page), name
     page.close()

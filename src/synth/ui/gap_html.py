@@ -33,7 +33,7 @@ MIN_PX, MAX_PX = 20, 46
 
 CSS = """
 <style>
-.synth-gap-wrap { overflow: auto; max-height: 78vh; max-width: 100%;
+.synth-gap-wrap { position: relative; overflow: auto; max-height: 78vh; max-width: 100%;
   border: 1px solid rgba(127,127,127,.4); border-radius: 6px; }
 table.synth-gap { border-collapse: separate; border-spacing: 0; font-size: .85rem; }
 .synth-gap th, .synth-gap td { border-right: 1px solid rgba(127,127,127,.22);
@@ -58,6 +58,7 @@ a.synth-cell:hover { background: rgba(59,130,246,.14); }
 .synth-gap-swatch { display: inline-block; width: 22px; height: 16px; border-radius: 3px;
   background: rgba(127,127,127,.16); border: 1px solid rgba(127,127,127,.4); }
 @media (max-width: 640px) {
+  .synth-gap-wrap { max-width: calc(100vw - 2rem); max-height: 70vh; }
   .synth-gap tbody th { min-width: 110px; max-width: 130px; font-size: .75rem; }
   .synth-gap thead th { min-width: 56px; font-size: .72rem; }
   .synth-gap td { min-width: 56px; }
