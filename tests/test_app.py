@@ -117,6 +117,7 @@ def test_plain_neutralises_markdown_maths_shortcodes_urls_and_controls() -> None
     assert unescaped.replace(WORD_JOINER, "") == title
     # Streamlit expands shortcodes after Markdown drops the escapes: the colon must not touch.
     assert not re.search(r":[\w/+-]+:", unescaped)
+    assert "://" not in unescaped and "www." not in unescaped and "@x" not in unescaped
     assert plain("a\x1bb\nc\u2028d\x00") == "a b c d "
 
 

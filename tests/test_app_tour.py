@@ -203,8 +203,8 @@ def test_hostile_title_is_text_everywhere(browser, tour) -> None:
     url = tour["url"]
     checks = {
         "search": (f"{url}/?q=bicycle+loans+evil", ".synth-card"),
-        "corpus": (f"{url}/corpus", "[data-testid='stMetricValue']"),
         "brief": (f"{url}/brief", "[class*='st-key-brief-item-']"),
+        "corpus": (f"{url}/corpus", "[data-testid='stMetricValue']"),
     }
     for name, (target, ready) in checks.items():
         _visit(page, target, ready)

@@ -48,7 +48,8 @@ def _sections(entry: ToolkitEntry) -> Check:
 def _links(entry: ToolkitEntry, index: Index | None) -> list[Check]:
     if not entry.links:
         return [Check("Evidence linked", False, "no passage is linked yet")]
-    linked = Check("Evidence linked", True, f"{len(entry.links)} passages")
+    n = len(entry.links)
+    linked = Check("Evidence linked", True, f"{n} passage{'s' if n != 1 else ''}")
     if index is None:
         return [linked, Check("Linked passages in the index", False, "no index is open")]
     found = index.rowids([x.chunk_id for x in entry.links])
