@@ -115,30 +115,35 @@ def test_search_filter_open_and_basket(app_url: str, page, tmp_path: Path) -> No
     assert response.ok and response.headers["content-type"] == "application/pdf"
     assert response.body() == original
     with page.expect_download() as info:
-        card.get_by_role("button", name="Download PDF").click()
+        card.get_by_role("link", name="Download PDF").click()
     saved = tmp_path / "download.pdf"
     info.value.save_as(saved)
     assert info.value.suggested_filename == source and saved.read_bytes() == original
 
     # Basket: the sidebar count goes up and the button says so.
-    assert sidebar.get_by_text("Basket: 0").is_visible()
+    assert sidebar.get_by_text("Basket: empty").is_visible()
     card.get_by_role("button", name="Add to basket").click()
     sidebar.get_by_text("Basket: 1").wait_for()
     _settled(page)
-    assert card.get_by_role("button", name="In the basket").is_disabled()
+    card.get_by_role("button", name="Remove from basket").wait_for()
     shot(page, "app-search-basket")
 
 
-def test_gap_map_cell_opens_a_filtered_search(app_url: str, page) -> None:
+def test_gap_map_cell_lists_its_documents_then_a_filtered_search(app_url: str, page) -> None:
     page.goto(f"{app_url}/gaps")
-    cell = page.locator('svg .mark-rect path[aria-label*="documents: 1"]').first
+    cell = page.locator("a.synth-cell").first
     cell.wait_for()
     shot(page, "app-gap-map")
     label = cell.get_attribute("aria-label")
-    country = re.search(r"Country: ([^;]+);", label).group(1)
-    topic = re.search(r"Topic: ([^;]+);", label).group(1)
-    assert page.locator('svg .mark-rect path[aria-label*="documents: 0"]').count() > 0
+    topic, country = re.match(r"(.+) × (.+?): (\d+) documents?", label).group(1, 2)
+    n = int(re.match(r".+?: (\d+) document", label).group(1))
+    assert page.locator("td.synth-empty").count() > 0
     cell.click()
+    _wait_for_param(page, "row=")
+    page.get_by_role("heading", name=re.compile(rf"{re.escape(topic)} × ")).wait_for()
+    assert page.locator(".synth-doc").count() == n
+    shot(page, "app-gap-cell-list")
+    page.get_by_role("link", name="Search these documents").click()
     _wait_for_param(page, "topic=")
     page.get_by_role("heading", name="Search the evidence").wait_for()
     params = _params(page)

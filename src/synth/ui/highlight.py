@@ -83,9 +83,16 @@ def chips(hit: Hit, taxonomy: Taxonomy) -> list[tuple[str, str]]:
 
 
 def card_html(
-    number: int, hit: Hit, sentences: Sequence[str], best: int, taxonomy: Taxonomy
+    number: int,
+    hit: Hit,
+    sentences: Sequence[str],
+    best: int,
+    taxonomy: Taxonomy,
+    pdf_url: str | None = None,
 ) -> str:
-    """The card body as HTML in which every piece of document text is escaped."""
+    """The card body as HTML in which every piece of document text is escaped. With the PDF's
+    URL, the card links to it at the cited page and offers it as a download: plain links, not
+    widgets, so a page of results stays quick to draw."""
     esc = html_text
     body = " ".join(
         f'<mark class="synth-best">{esc(s)}</mark>' if i == best else esc(s)
@@ -101,5 +108,17 @@ def card_html(
         f'<div style="font-weight:600;font-size:1.05rem">{number}. {esc(hit.title)}</div>'
         f'<div class="synth-where synth-muted" style="font-size:.85rem">{esc(where)}</div>'
         f'<p style="margin:.5rem 0">{body}</p>'
-        f"<div>{tags}</div></div>"
+        f"<div>{tags}</div>{_pdf_links(hit, pdf_url)}</div>"
+    )
+
+
+def _pdf_links(hit: Hit, url: str | None) -> str:
+    if not url:
+        return ""
+    esc = html_text
+    return (
+        f'<div class="synth-links" style="margin-top:.5rem;display:flex;gap:1.2rem;'
+        f'flex-wrap:wrap"><a href="{esc(url)}#page={hit.page}" target="_blank" rel="noopener">'
+        f'Open PDF at {esc(page_label(hit))}</a><a href="{esc(url)}" download="{esc(hit.source)}">'
+        f"Download PDF</a></div>"
     )

@@ -19,7 +19,7 @@ from synth.models import Hit
 from synth.search import SearchResult
 from synth.taxonomy import Taxonomy, load_taxonomy
 from synth.ui import basket, cite, nav, resources, static_docs
-from synth.ui.highlight import best_sentence, card_html, hit_sentences, page_label
+from synth.ui.highlight import best_sentence, card_html, hit_sentences
 from synth.ui.progress import StreamlitProgress
 from synth.ui.query import LAST_PARAMS, SearchState, facet_names, state_from_params
 from synth.ui.text import plain
@@ -124,7 +124,7 @@ def _sidebar(index: Index, state: SearchState, result: SearchResult, taxonomy: T
         st.slider("Results", 3, 30, 8, key=RESULTS)
 
 
-def _actions(hit: Hit, path: Path | None, held: bool) -> None:
+def _actions(hit: Hit, path: Path | None, pdf_url: str | None, held: bool) -> None:
     with st.container(horizontal=True):
         if held:
             st.button(
@@ -142,6 +142,8 @@ def _actions(hit: Hit, path: Path | None, held: bool) -> None:
                 args=(hit,),
                 icon=":material/add_shopping_cart:",
             )
+        if pdf_url:  # the card links to the PDF itself
+            return
         if path is None or not path.is_file():
             st.caption("file not found on disk")
             return
@@ -153,9 +155,6 @@ def _actions(hit: Hit, path: Path | None, held: bool) -> None:
             key=f"dl:{hit.chunk_id}",
             on_click="ignore",
         )
-        url = static_docs.publish(hit.doc_id, path)
-        if url:
-            st.link_button(f"Open PDF at {page_label(hit)}", f"{url}#page={hit.page}")
 
 
 def _results(index: Index, state: SearchState, result: SearchResult, taxonomy: Taxonomy) -> None:
@@ -175,9 +174,11 @@ def _results(index: Index, state: SearchState, result: SearchResult, taxonomy: T
     for number, hit in enumerate(hits, start=1):
         own = sentences[hit.chunk_id]
         best = best_sentence(state.query, own, pool)
+        path = paths.get(hit.doc_id)
+        url = static_docs.publish(hit.doc_id, path) if path is not None else None
         with st.container(border=True, key=f"card-{hit.chunk_id}"):
-            st.html(card_html(number, hit, own, best, taxonomy))
-            _actions(hit, paths.get(hit.doc_id), hit.chunk_id in held)
+            st.html(card_html(number, hit, own, best, taxonomy, url))
+            _actions(hit, path, url, hit.chunk_id in held)
 
 
 def _brief(index: Index, state: SearchState, hits: list[Hit]) -> None:

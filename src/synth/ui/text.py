@@ -3,9 +3,10 @@
 Streamlit renders Markdown in st.markdown, st.caption, st.table cells, widget labels, help
 tooltips and alerts: a title could become a link, a remote image, a KaTeX formula, an emoji or a
 Material icon there. `plain` makes any string inert in those places: control characters become
-spaces, Markdown and HTML characters are backslash-escaped (which also stops `$` maths), and a word joiner after the colon of `:name:`, a URL's scheme, `www` and `@`
-stops emoji and icon shortcodes and autolinks, which Streamlit's Markdown plugins apply to the
-text after the escapes are gone. `html_text` is the same for st.html.
+spaces, Markdown and HTML characters are backslash-escaped (which also stops `$` maths), and a
+word joiner after the colon of `:name:`, a URL's scheme, `www` and `@` stops emoji and icon
+shortcodes and autolinks, which Streamlit's Markdown plugins apply to the text after the escapes
+are gone. `html_text` is the same for st.html.
 """
 
 from __future__ import annotations
