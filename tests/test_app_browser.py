@@ -161,7 +161,8 @@ def test_search_then_download_brief(app_url: str, page, tmp_path: Path) -> None:
     box = _open_search(page, app_url, "first paint, another session")
     _search(page, box, QUESTION)
     page.get_by_role("button", name="Build a learning brief from these results").click()
-    page.get_by_role("heading", name="Key messages").wait_for()
+    brief = page.frame_locator("iframe[title='The learning brief']")
+    brief.get_by_role("heading", name="Key messages").wait_for()
     shot(page, "app-search-brief")
     with page.expect_download(timeout=30_000) as info:
         page.get_by_role("button", name="Download Markdown").click()

@@ -505,11 +505,12 @@ def test_browser_basket_to_brief_with_every_download(
     # Same session: the sidebar link keeps the basket (a new URL would start a new session).
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Brief builder").click()
     page.get_by_role("heading", name="Brief builder").wait_for()
-    page.get_by_text("Basket: 2 passages").wait_for()
+    page.get_by_text(re.compile(r": 2 passages$")).wait_for()
     page.locator(f".st-key-brief-item-{chosen[0]}").get_by_role("button", name="↓ Down").click()
     _settled(page)
     page.get_by_role("button", name="Build the brief").click()
-    page.get_by_role("heading", name="Key messages").wait_for(timeout=180_000)
+    preview = page.frame_locator("iframe[title='Preview of the brief']")
+    preview.get_by_role("heading", name="Key messages").wait_for(timeout=180_000)
     _settled(page)
     shot(page, "app-brief")
 
@@ -566,8 +567,11 @@ def test_browser_toolkit_strand_edit_and_history(
     assert "Texting parents" in reader.pages[0].extract_text()
 
     page.get_by_role("tab", name="Edit").click()
-    page.get_by_label("Padlocks (evidence strength)").click()
-    page.get_by_role("option", name="4/5").click()
+    padlocks = page.get_by_label("Padlocks (evidence strength)")
+    padlocks.scroll_into_view_if_needed()
+    padlocks.click()
+    page.keyboard.type("4/5")
+    page.keyboard.press("Enter")
     page.get_by_label("What changed and why").fill("a second trial confirms it")
     page.get_by_role("button", name="Save a new version").click()
     page.get_by_text("Saved version 2.").wait_for()
@@ -575,9 +579,10 @@ def test_browser_toolkit_strand_edit_and_history(
     page.get_by_role("tab", name=re.compile(r"^History")).click()
     history = page.get_by_test_id("stTable").first
     history.get_by_text("a second trial confirms it").wait_for()
-    diff = page.get_by_test_id("stTable").nth(1)
-    row = diff.locator("tr").filter(has_text="padlocks")
-    assert [c.inner_text().strip() for c in row.locator("td").all()][-2:] == ["3", "4"]
+    row = page.locator("table.synth-diff tr").filter(has_text="Padlocks (curator)")
+    assert [c.inner_text().strip() for c in row.locator("td").all()] == ["3/5", "4/5"]
+    assert row.locator("del").inner_text() == "3" and row.locator("ins").inner_text() == "4"
+    shot(page, "app-strand-history")
     page.get_by_role("tab", name="Card").click()
     page.frame_locator("iframe").first.get_by_text("4/5", exact=True).wait_for()
     versions = _store_versions(store)
