@@ -28,10 +28,18 @@ def build_dirs(root: Path) -> list[str]:
 
 
 def assert_index_consistent(index: Index) -> None:
-    """FAISS ids, FTS rows, chunks and sentence offsets all agree with each other."""
-    rowids = [r[0] for r in index.query("SELECT id FROM chunks ORDER BY id")]
+    """FAISS ids, FTS rows, chunks and sentence offsets all agree with each other.
+
+    Every chunk is stored; only content chunks (not reference lists, contents pages or
+    acknowledgements) are in FAISS and the keyword index, since they are never hits.
+    """
+    all_rowids = [r[0] for r in index.query("SELECT id FROM chunks ORDER BY id")]
+    assert len(all_rowids) == index.manifest.n_chunks
+    roles = dict(index.query("SELECT chunk, role FROM chunk_roles"))
+    assert set(roles) == set(all_rowids), "every chunk has a role"
+    rowids = [r for r in all_rowids if roles[r] == "content"]
     n_chunks = len(rowids)
-    assert index.vectors.ntotal == n_chunks == index.manifest.n_chunks
+    assert index.vectors.ntotal == n_chunks
     ids = faiss.vector_to_array(index.vectors.id_map) if n_chunks else np.array([])
     assert sorted(int(i) for i in ids) == rowids
     fts = index.query("SELECT rowid FROM chunks_fts ORDER BY rowid")

@@ -1,4 +1,4 @@
-"""Checks on the shipped taxonomy data file (src/synth/data/taxonomy.yaml).
+"""Checks on the shipped taxonomy data file (src/synth/taxonomy/taxonomy.yaml).
 
 The ids in it are a contract shared by the tagger, the index and the app, and the synonyms drive
 literal matching, so the file is checked for the fixed ids, uniqueness, World Bank fields and
@@ -29,6 +29,8 @@ FACETS = [
     "evidence_use",
     "level",
     "design",
+    "kind",
+    "outcome",
     "year",
 ]
 
@@ -66,6 +68,11 @@ FIXED_IDS = {
         "extended-school-time",
         "evidence-use",
         "arts-participation",
+        "assessment-systems",
+        "school-feeding",
+        "language-of-instruction",
+        "remedial-education",
+        "scholarships-cash-transfers",
     ],
     "region": [
         "east-asia-pacific",
@@ -76,7 +83,7 @@ FIXED_IDS = {
         "south-asia",
         "sub-saharan-africa",
     ],
-    "income": ["low", "lower-middle", "upper-middle", "high"],
+    "income": ["low", "lower-middle", "upper-middle", "high", "lmic"],
     "phase": ["early-years", "primary", "secondary", "post-16", "adult"],
     "setting": ["urban", "rural", "out-of-school", "crisis-displacement"],
     "evidence_type": [
@@ -95,6 +102,30 @@ FIXED_IDS = {
         "case-study",
         "survey-admin",
         "practitioner-account",
+    ],
+    "kind": [
+        "primary-study",
+        "systematic-review",
+        "evaluation-report",
+        "data-brief",
+        "practice-guide",
+        "programme-description",
+        "policy-document",
+    ],
+    "outcome": [
+        "reading",
+        "writing",
+        "mathematics",
+        "language",
+        "science",
+        "attainment",
+        "attendance",
+        "retention",
+        "wellbeing",
+        "behaviour",
+        "teaching-practice",
+        "parent-engagement",
+        "early-development",
     ],
 }
 
@@ -173,7 +204,7 @@ def test_fixed_value_ids(facets: dict, fid: str) -> None:
 
 def test_topic_count(facets: dict) -> None:
     assert len(facets["topic"]["values"]) >= 25
-    assert len(facets["topic"]["values"]) == 32
+    assert len(facets["topic"]["values"]) == 37
 
 
 @pytest.mark.parametrize("fid", NON_COUNTRY)

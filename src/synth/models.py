@@ -156,7 +156,11 @@ class Effect:
 
 @dataclass(frozen=True)
 class Finding:
-    """A sentence that reports a result, located and checkable like a brief quote."""
+    """A sentence that reports a result, located and checkable like a brief quote.
+
+    `effects` are every size the sentence prints ("0.24 SD for coaching, 0.12 SD for
+    training"); `effect` is the first, or None when the sentence prints none.
+    """
 
     text: str
     page: int
@@ -164,8 +168,12 @@ class Finding:
     end: int
     direction: Direction | None = None
     outcome: str | None = None
-    effect: Effect | None = None
+    effects: tuple[Effect, ...] = ()
     section: str = ""
+
+    @property
+    def effect(self) -> Effect | None:
+        return self.effects[0] if self.effects else None
 
 
 @dataclass(frozen=True)
@@ -204,9 +212,9 @@ class StudyRecord:
 
     @property
     def headline(self) -> Finding | None:
-        """The finding a card leads with: the first with a printed effect, else the first."""
-        sized = [f for f in self.findings if f.effect is not None]
-        return (sized or self.findings or [None])[0]
+        """The finding a card leads with: findings are kept best first (own results, with a
+        printed size, in a results section), so the first."""
+        return self.findings[0] if self.findings else None
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -218,8 +226,7 @@ class StudyRecord:
         findings = []
         for f in raw.get("findings") or []:
             f = dict(f)  # type: ignore[arg-type]
-            effect = f.get("effect")
-            f["effect"] = Effect(**effect) if isinstance(effect, dict) else None
+            f["effects"] = tuple(Effect(**e) for e in f.get("effects") or [])
             findings.append(Finding(**f))
         raw["sample"] = Sample(**sample) if isinstance(sample, dict) else None
         raw["findings"] = findings

@@ -13,7 +13,7 @@ import sys
 from synth import __version__
 from synth.index import IndexBusy, IndexNotFound
 
-from . import brief, corpus, search, serve, toolkit
+from . import brief, corpus, search, serve, studies, toolkit
 from .common import err
 
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     corpus.add_parsers(sub)
     search.add_parsers(sub)
+    studies.add_parser(sub)
     brief.add_parser(sub)
     serve.add_parser(sub)
     toolkit.add_parser(sub)

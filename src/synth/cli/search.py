@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from synth.models import Hit
 
 from .common import err, filters_from, open_index, run_search, with_filters, with_index
+from .studies import print_studies
 
 if TYPE_CHECKING:
     from synth.search import SearchResult
@@ -52,6 +53,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             result = run_search(index, line, args.k, filters)
             print(json.dumps([h.to_json() for h in result.hits], ensure_ascii=False))
         return 0
+    if args.by == "study":
+        return _by_study(index, args, filters)
     result = run_search(index, args.query or "", args.k, filters, counts=args.facets)
     if args.json and args.facets:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
@@ -62,6 +65,23 @@ def cmd_search(args: argparse.Namespace) -> int:
             print(f"filter allows {result.n_allowed} chunks")
         _print_hits(result.hits)
         _print_counts(result)
+    return 0
+
+
+def _by_study(index, args: argparse.Namespace, filters) -> int:
+    """One result per document, with its record and best passages."""
+    from synth.ingest.embed import load_embedder
+    from synth.search import SearchSettings
+    from synth.search.studies import search_studies
+
+    embedder = load_embedder(index.manifest.model)
+    settings = SearchSettings(k=args.k)
+    result = search_studies(index, embedder, args.query or "", settings, filters, args.facets)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    print_studies(result)
+    _print_counts(result)
     return 0
 
 
@@ -101,6 +121,12 @@ def add_parsers(sub) -> None:
     with_filters(p)
     p.add_argument(
         "--facets", action="store_true", help="add per-facet counts (JSON: an object with hits)"
+    )
+    p.add_argument(
+        "--by",
+        choices=["passage", "study"],
+        default="passage",
+        help="passages (default), or one result per study with its record and best passages",
     )
     p.set_defaults(func=cmd_search)
 

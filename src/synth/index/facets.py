@@ -18,9 +18,13 @@ from datetime import UTC, datetime
 import numpy as np
 
 from synth.ingest.metadata import DocMetadata
+from synth.ingest.study import STUDY_VERSION
+from synth.ingest.study.tags import RECORD_FACETS, record_tags
 from synth.ingest.tag import TAGGER_VERSION, ChunkInput, Tagger, TagThresholds, label_vectors
-from synth.models import Filters, Tag
+from synth.models import Filters, StudyRecord, Tag
 from synth.taxonomy import DERIVED_FROM_COUNTRY, Taxonomy, TaxonomyError
+
+from .studies import CONTENT_SQL
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunk_tags (
@@ -98,7 +102,8 @@ class DocTags:
 
 
 def tag_digest(taxonomy: Taxonomy) -> str:
-    return f"{TAGGER_VERSION}:{taxonomy.digest}"
+    """Changes whenever tags must be recomputed: the tagger, the record rules or the taxonomy."""
+    return f"{TAGGER_VERSION}:{STUDY_VERSION}:{taxonomy.digest}"
 
 
 # ---------------------------------------------------------------- writing (inside a staged build)
@@ -166,7 +171,9 @@ def _tag_document(db: sqlite3.Connection, tagger: Tagger, doc_id: str) -> None:
             "SELECT text FROM pages WHERE doc_id = ? ORDER BY page LIMIT 2", (doc_id,)
         )
     )
-    doc_tags = tagger.tag_document(inputs, per_chunk, title, head)
+    doc_tags = _with_record(
+        db, doc_id, tagger.tag_document(inputs, per_chunk, title, head), tagger.taxonomy
+    )
     per_chunk = tagger.confirm(per_chunk, doc_tags)
     db.execute(
         "DELETE FROM chunk_tags WHERE chunk IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,)
@@ -185,6 +192,20 @@ def _tag_document(db: sqlite3.Connection, tagger: Tagger, doc_id: str) -> None:
         "INSERT INTO doc_auto_tags VALUES (?,?,?,?,?)",
         [(doc_id, t.facet, t.value, t.origin, t.confidence) for t in doc_tags],
     )
+
+
+def _with_record(
+    db: sqlite3.Connection, doc_id: str, tags: list[Tag], taxonomy: Taxonomy
+) -> list[Tag]:
+    """The study record decides what the document is and where it took place; the phrase
+    tagger's document-level values for those facets (and the region and income they imply)
+    give way to it. Topics stay the tagger's."""
+    row = db.execute("SELECT data FROM studies WHERE doc_id = ?", (doc_id,)).fetchone()
+    if row is None:
+        return tags
+    replaced = {*RECORD_FACETS, *DERIVED_FROM_COUNTRY, "year"}
+    record = StudyRecord.from_json(json.loads(row[0]))
+    return [t for t in tags if t.facet not in replaced] + record_tags(record, taxonomy)
 
 
 def _add_with_derived(tags: dict[tuple[str, str], Tag], taxonomy: Taxonomy, tag: Tag) -> None:
@@ -310,14 +331,30 @@ def parse_where(
     return Filters({k: tuple(v) for k, v in values.items()}, year_from, year_to)
 
 
-def filter_sql(filters: Filters, min_confidence: float) -> tuple[str, list[object]]:
-    """SQL selecting the ids of chunks that pass every facet of the filter."""
+# Facets a passage can match on its own: a review's section on feedback is about feedback.
+# Every other facet describes the document (what it is, where it took place), so a chunk that
+# merely mentions a country never makes its document match.
+CHUNK_FACETS = ("topic", "evidence_use", "level")
+
+
+def filter_sql(
+    filters: Filters, min_confidence: float, has_roles: bool = True
+) -> tuple[str, list[object]]:
+    """SQL selecting the ids of content chunks that pass every facet of the filter
+    (`has_roles` False for builds made before chunk roles, where every chunk is content)."""
     clauses: list[str] = []
     params: list[object] = []
     for facet, values in sorted(filters.values.items()):
         marks = ",".join("?" * len(values))
+        doc_clause = (
+            f"c.doc_id IN (SELECT doc_id FROM doc_tags WHERE facet = ? AND value IN ({marks}))"
+        )
+        if facet not in CHUNK_FACETS:
+            clauses.append(doc_clause)
+            params += [facet, *values]
+            continue
         clauses.append(
-            f"(c.doc_id IN (SELECT doc_id FROM doc_tags WHERE facet = ? AND value IN ({marks})) "
+            f"({doc_clause} "
             f"OR c.id IN (SELECT ct.chunk FROM chunk_tags ct JOIN chunks c2 ON c2.id = ct.chunk "
             f"WHERE ct.facet = ? AND ct.value IN ({marks}) AND ct.confidence >= ? "
             "AND NOT EXISTS (SELECT 1 FROM doc_untags u WHERE u.doc_id = c2.doc_id "
@@ -330,8 +367,9 @@ def filter_sql(filters: Filters, min_confidence: float) -> tuple[str, list[objec
             "AND CAST(value AS INTEGER) BETWEEN ? AND ?)"
         )
         params += [filters.year_from or 0, filters.year_to or 9999]
-    where = " AND ".join(clauses) or "1"
-    return f"SELECT c.id FROM chunks c WHERE {where}", params
+    if has_roles:
+        clauses.append(CONTENT_SQL)
+    return f"SELECT c.id FROM chunks c WHERE {' AND '.join(clauses) or '1'}", params
 
 
 def chunk_facets(
@@ -359,29 +397,54 @@ def chunk_facets(
 def facet_counts(
     query: Query, rowids: Sequence[int], taxonomy: Taxonomy, min_confidence: float
 ) -> dict[str, list[FacetCount]]:
-    """Per facet value, how many of these chunks (and their distinct documents) carry it."""
-    facets = chunk_facets(query, rowids, min_confidence)
-    if not facets:
+    """Per facet value, how many distinct documents among these chunks' documents carry it
+    (and how many of the chunks belong to them). A document counts by its own tags; for the
+    chunk facets (topic), also by a matched chunk's confident tag."""
+    if not rowids:
         return {}
-    docs = {
-        r[0]: r[1]
-        for r in query(
-            "SELECT id, doc_id FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps([int(r) for r in rowids]),),
-        )
-    }
-    chunks: dict[tuple[str, str], int] = defaultdict(int)
-    documents: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for rowid, values in facets.items():
-        for facet, items in values.items():
-            for value in items:
-                chunks[(facet, value)] += 1
-                documents[(facet, value)].add(docs.get(rowid, ""))
+    ids = json.dumps([int(r) for r in rowids])
+    doc_of = dict(
+        query("SELECT id, doc_id FROM chunks WHERE id IN (SELECT value FROM json_each(?))", (ids,))
+    )
+    return _count(query, doc_of, taxonomy, min_confidence)
+
+
+def document_counts(
+    query: Query, doc_ids: Sequence[str], taxonomy: Taxonomy
+) -> dict[str, list[FacetCount]]:
+    """Per facet value, how many of these documents carry it (study results, browsing);
+    `chunks` is 0, as no passage was counted."""
+    return _count(query, {}, taxonomy, 1.0, list(doc_ids))
+
+
+def _count(
+    query: Query,
+    doc_of: dict[int, str],
+    taxonomy: Taxonomy,
+    min_confidence: float,
+    doc_ids: Sequence[str] | None = None,
+) -> dict[str, list[FacetCount]]:
+    docs = sorted(set(doc_of.values()) if doc_ids is None else set(doc_ids))
+    values: dict[tuple[str, str], set[str]] = defaultdict(set)
+    sql = (
+        "SELECT doc_id, facet, value FROM doc_tags WHERE doc_id IN (SELECT value FROM json_each(?))"
+    )
+    for doc_id, facet, value in query(sql, (json.dumps(docs),)):
+        values[(facet, value)].add(doc_id)
+    if doc_of:
+        for rowid, facets in chunk_facets(query, list(doc_of), min_confidence).items():
+            for facet in CHUNK_FACETS:
+                for value in facets.get(facet, []):
+                    values[(facet, value)].add(doc_of[rowid])
+    chunks_per_doc: dict[str, int] = defaultdict(int)
+    for doc_id in doc_of.values():
+        chunks_per_doc[doc_id] += 1
     out: dict[str, list[FacetCount]] = defaultdict(list)
-    for (facet, value), n in chunks.items():
+    for (facet, value), holders in values.items():
         spec = taxonomy.facets.get(facet)
         label = spec.label_of(value) if spec else value
-        out[facet].append(FacetCount(value, label, n, len(documents[(facet, value)])))
+        n_chunks = sum(chunks_per_doc[d] for d in holders)
+        out[facet].append(FacetCount(value, label, n_chunks, len(holders)))
     return {
         f: sorted(items, key=lambda c: (-c.documents, -c.chunks, c.label))
         for f, items in sorted(out.items())

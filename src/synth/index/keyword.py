@@ -68,6 +68,11 @@ def delete_document(db: sqlite3.Connection, doc_id: str) -> None:
     )
 
 
+def delete_chunks(db: sqlite3.Connection, rowids: list[int]) -> None:
+    """Drop chunks from the keyword index only (reference lists and such are never hits)."""
+    db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(r,) for r in rowids])
+
+
 def refresh_common_terms(db: sqlite3.Connection) -> None:
     """Record the stems too common to help a keyword query (see COMMON_SHARE)."""
     db.execute("DELETE FROM common_terms")

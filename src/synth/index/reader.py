@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.models import Filters
+from synth.models import Filters, StudyRecord
 
-from . import facets, store
+from . import facets, store, studies
 from .build import DEFAULT_INDEX_DIR, IndexNotFound, Manifest, live_build, read_manifest
 from .keyword import KeywordIndex
 from .store import ChunkRecord, DocumentRecord
@@ -95,7 +96,7 @@ class Index:
         """Rowids of the chunks a filter allows, sorted; the exact set both retrievers use."""
         if not self.has_facets:
             return np.empty(0, dtype="int64")
-        sql, params = facets.filter_sql(filters, min_confidence)
+        sql, params = facets.filter_sql(filters, min_confidence, "chunk_roles" in self._tables)
         # One string rather than a Row per chunk: tens of thousands of small objects set off
         # full garbage collections (250 ms with a model loaded) on broad filters.
         text = self.query(f"SELECT group_concat(id) FROM ({sql})", params)[0][0]
@@ -128,6 +129,12 @@ class Index:
         rows = self.query(f"SELECT id, chunk_id FROM chunks WHERE chunk_id IN ({marks})", chunk_ids)
         return {r["chunk_id"]: r["id"] for r in rows}
 
+    def documents_of(self, rowids: np.ndarray | list[int]) -> set[str]:
+        """The documents these chunk rowids belong to."""
+        ids = json.dumps([int(r) for r in rowids])
+        sql = "SELECT DISTINCT doc_id FROM chunks WHERE id IN (SELECT value FROM json_each(?))"
+        return {r[0] for r in self.query(sql, (ids,))}
+
     def chunk_sentences(self, chunk_id: str) -> list[tuple[int, int, int]]:
         rows = self.query(
             "SELECT s.page, s.start, s.end FROM sentences s JOIN chunks c ON c.id = s.chunk "
@@ -142,6 +149,28 @@ class Index:
 
     def documents(self) -> list[DocumentRecord]:
         return [DocumentRecord(*tuple(r)) for r in self.query(store.DOCUMENT_SQL)]
+
+    @property
+    def has_studies(self) -> bool:
+        """Builds made before study records existed get them at their next ingest."""
+        return "studies" in self._tables
+
+    def multi_country_docs(self) -> set[str]:
+        """Documents whose record covers several countries (capped on a result page)."""
+        if not self.has_studies:
+            return set()
+        return {r[0] for r in self.query("SELECT doc_id FROM studies WHERE multi_country = 1")}
+
+    def study(self, doc_id: str) -> StudyRecord | None:
+        """What a document is, where it took place and what it found (curator corrections
+        applied); None for a build made before study records."""
+        return self.studies([doc_id]).get(doc_id)
+
+    def studies(self, doc_ids: list[str] | None = None) -> dict[str, StudyRecord]:
+        """Study records by doc id: all of them, or those of `doc_ids` that exist."""
+        if not self.has_studies:
+            return {}
+        return studies.read_records(self.query, doc_ids)
 
     def document_tags(self, doc_id: str) -> facets.DocTags:
         return facets.document_tags(self.query, doc_id)

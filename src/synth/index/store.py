@@ -18,7 +18,7 @@ from synth.ingest.embed import text_hash
 from synth.ingest.pipeline import embedding_text
 from synth.models import Chunk, Document, Hit
 
-from . import facets, keyword
+from . import facets, keyword, studies
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -143,6 +143,7 @@ def create_schema(db: sqlite3.Connection) -> None:
     db.executescript(SCHEMA)
     db.executescript(keyword.SCHEMA)
     db.executescript(facets.SCHEMA)
+    db.executescript(studies.SCHEMA)
 
 
 def counts(db: sqlite3.Connection) -> tuple[int, int]:
@@ -150,6 +151,11 @@ def counts(db: sqlite3.Connection) -> tuple[int, int]:
     n_docs = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
     n_chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
     return n_docs, n_chunks
+
+
+def content_count(db: sqlite3.Connection) -> int:
+    """Chunks that can be hits: every chunk but reference lists, contents and the like."""
+    return db.execute(f"SELECT COUNT(*) FROM chunks c WHERE {studies.CONTENT_SQL}").fetchone()[0]
 
 
 def names(targets: Iterable[str]) -> Callable[[str, str, str], bool]:
@@ -172,7 +178,17 @@ def head_text(db: sqlite3.Connection, doc_id: str) -> tuple[str, str]:
 # ---------------------------------------------------------------- writing
 
 
-def insert_document(db: sqlite3.Connection, doc: Document, chunks: list[Chunk], model: str) -> None:
+def insert_document(
+    db: sqlite3.Connection,
+    doc: Document,
+    chunks: list[Chunk],
+    model: str,
+    roles: list[str] | None = None,
+) -> list[int]:
+    """Store a document and its chunks; only content chunks enter the keyword index.
+
+    Returns the chunks' rowids, in order.
+    """
     now = datetime.now(UTC).isoformat(timespec="seconds")
     db.execute(
         "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -193,7 +209,9 @@ def insert_document(db: sqlite3.Connection, doc: Document, chunks: list[Chunk], 
     db.executemany(
         "INSERT INTO pages VALUES (?,?,?)", [(doc.doc_id, p.number, p.text) for p in doc.pages]
     )
-    for chunk in chunks:
+    roles = roles or [studies.CONTENT] * len(chunks)
+    rowids = []
+    for chunk, role in zip(chunks, roles, strict=True):
         embed = embedding_text(doc.title, chunk.section, chunk.text)
         cur = db.execute(
             "INSERT INTO chunks (chunk_id, doc_id, seq, section, page_start, page_end, text, "
@@ -209,12 +227,16 @@ def insert_document(db: sqlite3.Connection, doc: Document, chunks: list[Chunk], 
                 text_hash(embed, model),
             ),
         )
-        rowid = cur.lastrowid
+        rowid = int(cur.lastrowid or 0)
+        rowids.append(rowid)
         db.executemany(
             "INSERT INTO sentences VALUES (?,?,?,?,?)",
             [(rowid, i, s.page, s.start, s.end) for i, s in enumerate(chunk.sentences)],
         )
-        keyword.insert_chunk(db, rowid, chunk.text, chunk.section_label, doc.title)
+        if role == studies.CONTENT:
+            keyword.insert_chunk(db, rowid, chunk.text, chunk.section_label, doc.title)
+    studies.store_roles(db, rowids, roles)
+    return rowids
 
 
 def delete_document(db: sqlite3.Connection, doc_id: str) -> None:
@@ -227,7 +249,8 @@ def delete_document(db: sqlite3.Connection, doc_id: str) -> None:
 MISSING_SQL = (
     "SELECT c.embed_hash, c.section, c.text, d.title FROM chunks c "
     "JOIN documents d ON d.doc_id = c.doc_id "
-    "WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.hash = c.embed_hash)"
+    "WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.hash = c.embed_hash) "
+    f"AND {studies.CONTENT_SQL}"
 )
 
 
@@ -246,8 +269,8 @@ def store_vectors(
 
 
 def chunk_vectors(db: sqlite3.Connection, dimension: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rowids, vectors) of every chunk with a cached vector, in rowid order."""
-    join = "FROM chunks c JOIN embeddings e ON e.hash = c.embed_hash"
+    """(rowids, vectors) of every content chunk with a cached vector, in rowid order."""
+    join = "FROM chunks c JOIN embeddings e ON e.hash = c.embed_hash WHERE " + studies.CONTENT_SQL
     n = db.execute(f"SELECT COUNT(*) {join}").fetchone()[0]
     ids = np.empty(n, dtype="int64")
     vectors = np.empty((n, dimension), dtype="float32")

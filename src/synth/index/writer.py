@@ -24,7 +24,7 @@ from synth.ingest.pipeline import FileTask, PreparedFile, run_local
 from synth.models import FileResult, IngestReport, NullProgress, Progress
 from synth.taxonomy import load_taxonomy
 
-from . import facets, keyword, store, vectors
+from . import facets, keyword, store, studies, vectors
 from .build import (
     DEFAULT_INDEX_DIR,
     IndexNotFound,
@@ -228,7 +228,10 @@ def _store_files(
             store.delete_document(db, doc_id)
     job.progress.start("parse", len(plans))
     todo = [p for p in plans if not (p.duplicate_of and p.replaces)]
-    prepared = run_local((FileTask(p.path, p.digest) for p in todo), job.settings, job.limits)
+    taxonomy = load_taxonomy(job.curation.taxonomy)
+    prepared = run_local(
+        (FileTask(p.path, p.digest) for p in todo), job.settings, job.limits, taxonomy
+    )
     by_path = {p.path: p for p in todo}
     for plan in plans:
         if plan.duplicate_of and plan.replaces:
@@ -258,18 +261,20 @@ def _write_build(
         unchanged = not job.rebuild and not report.changed and not job.curation.pending
         if old is not None and unchanged:
             raise _NothingNew
+        taxonomy = load_taxonomy(job.curation.taxonomy)
+        studies.refresh_records(db, taxonomy)
         db.commit()
         report.n_embedded, report.n_cached = background.finish(db, job.progress)
         db.commit()
-        facets.tag_build(db, load_taxonomy(job.curation.taxonomy), job.get_embedder)
+        facets.tag_build(db, taxonomy, job.get_embedder)
         db.commit()
         dimension = store.stored_dimension(db) or job.get_embedder().dimension
         n_vectors, faiss_name = vectors.write_index(
             *store.chunk_vectors(db, dimension), tmp / "vectors.faiss"
         )
-        n_chunks = store.counts(db)[1]
-        if n_vectors != n_chunks:
-            raise RuntimeError(f"index mismatch: {n_vectors} vectors for {n_chunks} chunks")
+        n_content = store.content_count(db)
+        if n_vectors != n_content:
+            raise RuntimeError(f"index mismatch: {n_vectors} vectors for {n_content} chunks")
         manifest = Manifest(
             build_id=build_id,
             created=now(),
@@ -317,7 +322,9 @@ def _store_one(db: sqlite3.Connection, plan: _Plan, ready: PreparedFile, model: 
         existing = db.execute("SELECT doc_id FROM documents WHERE path = ?", (doc.path,)).fetchone()
         if existing:
             store.delete_document(db, existing[0])
-        store.insert_document(db, doc, chunks, model)
+        store.insert_document(db, doc, chunks, model, ready.roles)
+        if ready.record is not None:
+            studies.store_record(db, ready.record)
     except Exception as exc:
         db.execute("ROLLBACK TO doc")
         db.execute("RELEASE doc")

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from synth.models import Chunk, Document
+from synth.models import Chunk, Document, StudyRecord
+from synth.taxonomy import Taxonomy
 
 from .chunk import ChunkSettings, chunk_document
 from .files import ParseError, ParseLimits
 from .parse import parse_file
+from .study import build_record, chunk_role
 
 EmbedStyle = Literal["headings", "text", "title_headings"]
 
@@ -48,18 +50,24 @@ class FileTask:
 
 @dataclass
 class PreparedFile:
-    """A parsed and chunked file, ready to store; `error` says why a file could not be."""
+    """A parsed and chunked file with its study record and each chunk's role, ready to store;
+    `error` says why a file could not be prepared."""
 
     task: FileTask
     document: Document | None = None
     chunks: list[Chunk] | None = None
+    record: StudyRecord | None = None
+    roles: list[str] | None = None
     error: str = ""
 
 
 def prepare_file(
-    task: FileTask, settings: ChunkSettings, limits: ParseLimits | None = None
+    task: FileTask,
+    settings: ChunkSettings,
+    limits: ParseLimits | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> PreparedFile:
-    """Parse and chunk one file; a failure becomes the file's reason, never an exception."""
+    """Parse, chunk and describe one file; a failure becomes its reason, never an exception."""
     try:
         doc = parse_file(task.path, limits)
         if doc.content_hash != task.digest:
@@ -67,16 +75,21 @@ def prepare_file(
         chunks = chunk_document(doc, settings)
         if not chunks:
             raise ParseError("no text to index (no sentences found)")
+        record = build_record(doc, chunks, taxonomy)
+        roles = [chunk_role(chunk, doc.title) for chunk in chunks]
     except ParseError as exc:
         return PreparedFile(task, error=str(exc))
     except Exception as exc:  # a parser bug on one file must not sink the batch
         return PreparedFile(task, error=f"unexpected error: {exc.__class__.__name__}: {exc}")
-    return PreparedFile(task, doc, chunks)
+    return PreparedFile(task, doc, chunks, record, roles)
 
 
 def run_local(
-    tasks: Iterable[FileTask], settings: ChunkSettings, limits: ParseLimits | None = None
+    tasks: Iterable[FileTask],
+    settings: ChunkSettings,
+    limits: ParseLimits | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> Iterator[PreparedFile]:
     """Prepare files one after another in this process, in the order given."""
     for task in tasks:
-        yield prepare_file(task, settings, limits)
+        yield prepare_file(task, settings, limits, taxonomy)

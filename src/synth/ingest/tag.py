@@ -23,7 +23,7 @@ from synth.taxonomy import DERIVED_FROM_COUNTRY, Taxonomy
 if TYPE_CHECKING:
     from .embed import Embedder
 
-TAGGER_VERSION = "4"
+TAGGER_VERSION = "6"
 # Facets the embedding tagger judges; the others are named outright in text or not at all.
 MODEL_FACETS = ("topic",)
 # A reference list names other studies' countries and designs, not this document's.
@@ -35,7 +35,10 @@ CITATIONS_PER_100_WORDS = 3.0
 # Spanish", "American Psychologist"); a heading names what the whole section is about.
 DEMONYM_WEIGHT = 0.5
 CUE_WEIGHT = 0.5
-KIND_WEIGHT = {"demonym": DEMONYM_WEIGHT, "cue": CUE_WEIGHT}
+# A state or city ("Pernambuco", "California") places a study in its country, a little less
+# surely than the country's own name.
+PLACE_WEIGHT = 0.75
+KIND_WEIGHT = {"demonym": DEMONYM_WEIGHT, "cue": CUE_WEIGHT, "place": PLACE_WEIGHT}
 HEADING_WEIGHT = 2.0
 # Confidence of a lone chunk mention that the document's own tags confirm.
 CONFIRMED = 0.7
@@ -62,6 +65,11 @@ class TagThresholds:
     doc_topic_max: int = 4
     doc_topic_score: float = 0.36
     doc_topic_relative: float = 0.85
+    # Share of a document's chunks tagged with a topic that supports it without its name.
+    doc_topic_share: float = 0.3
+    # A topic the title names leads one the text only resembles.
+    doc_topic_title: float = 0.1
+    doc_topic_named: float = 0.1
     doc_type_relative: float = 0.5
     doc_mention_min: float = 2.0
     doc_mention_share: float = 0.25
@@ -103,8 +111,19 @@ class Tagger:
         taxonomy: Taxonomy,
         label_vectors: dict[str, np.ndarray] | None = None,
         thresholds: TagThresholds | None = None,
+        facets: Sequence[str] | None = None,
     ) -> None:
+        """`facets` limits the phrase rules to those facets (default: every text facet)."""
         self.taxonomy = taxonomy
+        self.facet_names = (
+            tuple(facets)
+            if facets is not None
+            else tuple(
+                f.name
+                for f in taxonomy.facets.values()
+                if f.source == "text" and f.name not in DERIVED_FROM_COUNTRY
+            )
+        )
         import spacy  # imported here: an unchanged re-ingest never needs it
         from spacy.matcher import PhraseMatcher
 
@@ -118,12 +137,12 @@ class Tagger:
     def _build_matchers(self) -> None:
         lower: dict[str, list[str]] = defaultdict(list)
         exact: dict[str, list[str]] = defaultdict(list)
-        for facet in self.taxonomy.facets.values():
-            if facet.name in DERIVED_FROM_COUNTRY:
-                continue
+        for name in self.facet_names:
+            facet = self.taxonomy.facets[name]
             for value in facet.values:
                 names = [(p, "name") for p in (value.label, *value.synonyms)]
                 names += [(d, "demonym") for d in value.demonyms]
+                names += [(p, "place") for p in value.places]
                 for phrase, kind in names + [(c, "cue") for c in value.cues]:
                     case_sensitive = value.ambiguous or (
                         len(phrase) <= CASE_SENSITIVE_MAX_LEN and phrase != phrase.lower()
@@ -246,7 +265,10 @@ class Tagger:
             own_design = facet == "design" and up_front[(facet, value)] >= 1
             if strong or own_design or (facet, value) in in_title:
                 tags[(facet, value)] = Tag(facet, value, "rule", _mention_confidence(count))
-        for tag in self._doc_model_tags(content, ev):
+        support = in_title + up_front
+        for chunk in content:
+            support.update(self.mentions(chunk.section.rsplit(" > ", 1)[-1]))
+        for tag in self._doc_model_tags(content, ev, support, in_title):
             tags[(tag.facet, tag.value)] = tag
         for tag in self._doc_evidence_types(ev):
             tags[(tag.facet, tag.value)] = tag
@@ -275,10 +297,18 @@ class Tagger:
             if score >= t.doc_mention_min and score >= t.doc_type_relative * top
         ]
 
-    def _doc_model_tags(self, content: Sequence[ChunkInput], ev: _DocEvidence) -> list[Tag]:
+    def _doc_model_tags(
+        self,
+        content: Sequence[ChunkInput],
+        ev: _DocEvidence,
+        support: Counter[tuple[str, str]],
+        in_title: Counter[tuple[str, str]],
+    ) -> list[Tag]:
         """Topics: mean similarity over the chunks plus the share of chunks tagged with them.
 
-        The best topic always counts; others only when they score close to it, so a report
+        A topic needs textual support: its names in the title, the first pages or a heading,
+        or a strong share of the chunks; similarity alone never tags a document. The best
+        supported topic always counts; others only when they score close to it, so a report
         about one strategy is not also tagged with its three nearest neighbours.
         """
         t = self.thresholds
@@ -295,8 +325,15 @@ class Tagger:
         scored = []
         for i, value in enumerate(ids):
             share = ev.chunk_hits[("topic", value)] / ev.n_chunks
+            if not support[("topic", value)] and share < t.doc_topic_share:
+                continue
             named = ev.mentions[("topic", value)] >= t.doc_mention_min
-            scored.append((float(sims[i]) + 0.3 * share + (0.05 if named else 0.0), value))
+            # Named where a reader looks first (title, opening, a heading) beats resembling.
+            named_up_front = t.doc_topic_named if support[("topic", value)] else 0.0
+            titled = t.doc_topic_title if in_title[("topic", value)] else 0.0
+            score = float(sims[i]) + 0.3 * share + (0.05 if named else 0.0) + named_up_front
+            score += titled
+            scored.append((score, value))
         scored.sort(reverse=True)
         top = scored[0][0] if scored else 0.0
         origin = "model" if vectors else "rule"

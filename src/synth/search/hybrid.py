@@ -7,7 +7,7 @@ happen here, so a query goes down the layers once and comes back once.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -40,6 +40,9 @@ class SearchSettings:
     min_confidence: float = 0.6
     # Facet counts are taken over this many of the best fused candidates.
     facet_pool: int = 200
+    # A document covering many countries fills at most this share of a page of passages, so
+    # one multi-country review cannot crowd out the single-country studies.
+    multi_country_share: float = 0.25
 
 
 @dataclass
@@ -150,13 +153,15 @@ def search_faceted(
     """
     settings = settings or SearchSettings()
     filters = filters or Filters()
+    taxonomy = taxonomy or load_taxonomy()
     query = clean_query(query)
-    allowed = None if filters.empty else index.filter_ids(filters, settings.min_confidence)
+    allowed = allowed_ids(index, filters, settings, taxonomy)
     result = SearchResult([], filters, None if allowed is None else len(allowed))
     if query and settings.k > 0:
-        depth = max(settings.k, settings.facet_pool if with_counts else 0)
+        depth = max(settings.k * 2, settings.facet_pool if with_counts else 0)
         ranked, dense, keyword = _rank(index, embedder, query, settings, allowed, depth)
-        result.hits = _hits(index, ranked[: settings.k], dense, keyword, settings)
+        page = _capped(index, ranked, settings)
+        result.hits = _hits(index, page, dense, keyword, settings)
         counted = [key for key, _ in ranked]
     elif allowed is not None:
         counted = allowed.tolist()
@@ -165,10 +170,46 @@ def search_faceted(
     if with_counts and index.has_facets:
         if counted is None:
             counted = [r[0] for r in index.query("SELECT id FROM chunks")]
-        result.facets = facet_counts(
-            index.query, counted, taxonomy or load_taxonomy(), settings.min_confidence
-        )
+        result.facets = facet_counts(index.query, counted, taxonomy, settings.min_confidence)
     return result
+
+
+def expand_groups(filters: Filters, taxonomy: Taxonomy) -> Filters:
+    """Filters with group values (income lmic) replaced by their members."""
+    values = {facet: taxonomy.expand(facet, items) for facet, items in filters.values.items()}
+    return replace(filters, values=values)
+
+
+def allowed_ids(
+    index: Index, filters: Filters, settings: SearchSettings, taxonomy: Taxonomy
+) -> np.ndarray | None:
+    """The chunk rowids a filter allows, or None when there is no filter."""
+    if filters.empty:
+        return None
+    return index.filter_ids(expand_groups(filters, taxonomy), settings.min_confidence)
+
+
+def _capped(
+    index: Index, ranked: list[tuple[int, float]], settings: SearchSettings
+) -> list[tuple[int, float]]:
+    """The first k of `ranked`, with each multi-country document held to its share."""
+    multi = index.multi_country_docs()
+    if not multi:
+        return ranked[: settings.k]
+    cap = max(1, int(settings.k * settings.multi_country_share))
+    doc_of = {r.rowid: r.doc_id for r in index.chunks([key for key, _ in ranked]).values()}
+    taken: dict[str, int] = {}
+    page = []
+    for key, score in ranked:
+        doc = doc_of.get(key, "")
+        if doc in multi:
+            if taken.get(doc, 0) >= cap:
+                continue
+            taken[doc] = taken.get(doc, 0) + 1
+        page.append((key, score))
+        if len(page) == settings.k:
+            break
+    return page
 
 
 def _hits(

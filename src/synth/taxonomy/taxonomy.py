@@ -38,6 +38,8 @@ class FacetValue:
     region: str | None = None
     income: str | None = None
     ambiguous: bool = False
+    members: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -51,6 +53,8 @@ class Facet:
     label: str
     description: str = ""
     kind: str = "values"
+    # "text": tagged from what chunks say; "record": set from the document's study record.
+    source: str = "text"
     values: tuple[FacetValue, ...] = ()
     by_id: dict[str, FacetValue] = field(default_factory=dict, compare=False, repr=False)
 
@@ -92,6 +96,15 @@ class Taxonomy:
             )
         return found
 
+    def expand(self, facet_name: str, value_ids: tuple[str, ...]) -> tuple[str, ...]:
+        """Value ids with group values (income lmic) replaced by their members."""
+        facet = self.facets.get(facet_name)
+        out: list[str] = []
+        for value_id in value_ids:
+            value = facet.by_id.get(value_id) if facet else None
+            out += list(value.members) if value and value.members else [value_id]
+        return tuple(dict.fromkeys(out))
+
     def country(self, value_id: str) -> FacetValue | None:
         return self.facets["country"].by_id.get(value_id) if "country" in self.facets else None
 
@@ -117,6 +130,8 @@ def _value(raw: dict[str, object], facet: str) -> FacetValue:
         region=raw.get("region") or None,  # type: ignore[arg-type]
         income=raw.get("income") or None,  # type: ignore[arg-type]
         ambiguous=bool(raw.get("ambiguous", False)),
+        members=strings("members"),
+        places=strings("places"),
     )
 
 
@@ -137,6 +152,7 @@ def parse_taxonomy(text: str) -> Taxonomy:
             label=str(spec.get("label") or name.replace("_", " ").title()),
             description=str(spec.get("description") or ""),
             kind=str(spec.get("type") or "values"),
+            source=str(spec.get("source") or "text"),
             values=values,
             by_id=by_id,
         )
