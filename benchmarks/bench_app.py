@@ -110,7 +110,7 @@ def _idle_after(page, action) -> float:
     action()
     page.wait_for_function("u => location.href !== u", arg=before, timeout=120_000)
     page.locator(IDLE).wait_for(timeout=120_000)
-    page.locator(".synth-card").first.wait_for(timeout=120_000)
+    page.locator(".synth-card, .synth-study").first.wait_for(timeout=120_000)
     return time.perf_counter() - started
 
 
@@ -130,7 +130,7 @@ def filter_clicks(browser, url: str, query: str, clicks: int = 2) -> list[float]
     """Tick, then untick, the first facet value in the sidebar of a result page."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{url}/?q={urllib.parse.quote(query)}")
-    page.locator(".synth-card").first.wait_for(timeout=120_000)
+    page.locator(".synth-card, .synth-study").first.wait_for(timeout=120_000)
     page.locator(IDLE).wait_for(timeout=120_000)
     sidebar = page.get_by_test_id("stSidebar")
     times = []

@@ -133,6 +133,7 @@ def test_app_without_index_offers_to_build_one(tmp_path: Path, monkeypatch) -> N
 
 
 def test_search_writes_the_url_and_highlights_a_sentence(app: AppTest) -> None:
+    app.query_params["view"] = "passages"
     at = app.run()
     assert not at.exception
     at.text_input(key="q_box").input("extra maths tutoring for ninth graders").run()
@@ -147,6 +148,7 @@ def test_search_writes_the_url_and_highlights_a_sentence(app: AppTest) -> None:
 
 
 def test_facet_checkbox_filters_results_and_url(app: AppTest) -> None:
+    app.query_params["view"] = "passages"
     at = app.run()
     at.text_input(key="q_box").input("Do text messages to parents improve attendance?").run()
     before = _cards(at)
@@ -167,6 +169,7 @@ def test_facet_checkbox_filters_results_and_url(app: AppTest) -> None:
 
 
 def test_a_shared_url_restores_the_search(app: AppTest) -> None:
+    app.query_params["view"] = "passages"
     app.query_params["q"] = "teaching at the right level"
     app.query_params["country"] = "India"
     at = app.run()
@@ -177,6 +180,7 @@ def test_a_shared_url_restores_the_search(app: AppTest) -> None:
 
 
 def test_filters_without_a_query_list_documents(app: AppTest) -> None:
+    app.query_params["view"] = "passages"
     app.query_params["phase"] = "secondary"
     at = app.run()
     assert not at.exception
@@ -185,6 +189,7 @@ def test_filters_without_a_query_list_documents(app: AppTest) -> None:
 
 
 def test_basket_add_and_remove_from_the_card_and_kept_for_a_new_session(app: AppTest) -> None:
+    app.query_params["view"] = "passages"
     at = app.run()
     assert any(m.value == "**Basket: empty**" for m in at.sidebar.markdown)
     at.text_input(key="q_box").input("school feeding and attendance").run()
@@ -203,12 +208,45 @@ def test_basket_add_and_remove_from_the_card_and_kept_for_a_new_session(app: App
     # A new session (a reload, a restart) opens the basket used last.
     again = AppTest.from_file(APP, default_timeout=120)
     again.query_params["q"] = "school feeding and attendance"
+    again.query_params["view"] = "passages"
     again.run()
     assert any(m.value.startswith("**Basket: 1**") for m in again.sidebar.markdown)
     again.button(key=key).click().run()
     assert again.button(key=key).label == "Add to basket"
     with BasketStore(basket_path()) as store:
         assert store.latest().chunk_ids == []
+
+
+def _studies(at: AppTest) -> list[str]:
+    return [h.proto.body for h in at.get("html") if "synth-study" in h.proto.body]
+
+
+def test_results_are_studies_with_record_headline_and_passages_beneath(app: AppTest) -> None:
+    app.query_params["q"] = "Do text messages to parents improve attendance?"
+    at = app.run()
+    assert not at.exception
+    studies = _studies(at)
+    docs = [re.search(r'data-doc="([^"]+)"', s).group(1) for s in studies]
+    assert studies and len(docs) == len(set(docs)), "one card per study"
+    first = studies[0]
+    assert "parent-text-messages-chile-trial.pdf" in first and "Chile" in first
+    assert "Headline finding" in first or "No result sentence" in first
+    assert any(e.label.startswith("Best matching passage") for e in at.expander)
+    assert re.match(
+        r"\d+ stud(y matches|ies match) this question; showing \d+\.", at.caption[0].value
+    )
+    # Facet counts are documents among the studies found; no value is offered with none.
+    counts = [int(re.search(r"\((\d+)\)$", c.label).group(1)) for c in at.checkbox]
+    assert counts and all(0 < n <= len(docs) or n <= 30 for n in counts)
+    assert all(n > 0 for n in counts)
+
+
+def test_nonsense_gets_no_close_match(app: AppTest) -> None:
+    app.query_params["q"] = "zzqxv blorp fnord"
+    at = app.run()
+    assert not at.exception
+    assert at.warning and at.warning[0].value.startswith("No close match")
+    assert not _studies(at)
 
 
 def test_odd_query_does_not_raise(app: AppTest) -> None:
@@ -218,6 +256,7 @@ def test_odd_query_does_not_raise(app: AppTest) -> None:
 
 
 def test_brief_from_results(app: AppTest) -> None:
+    app.query_params["view"] = "passages"
     at = app.run()
     at.text_input(key="q_box").input("extra maths tutoring for ninth graders").run()
     build = next(b for b in at.button if b.label.startswith("Build a learning brief"))

@@ -487,7 +487,7 @@ def test_browser_basket_to_brief_with_every_download(
     from docx import Document
     from pypdf import PdfReader
 
-    page.goto(str(served["url"]))
+    page.goto(f"{served['url']}/?view=passages")
     box = page.get_by_label("Ask a question about the evidence")
     box.fill(QUESTION)
     box.press("Enter")

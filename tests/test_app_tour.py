@@ -94,7 +94,8 @@ def _pages(cell: dict[str, str]) -> dict[str, tuple[str, str]]:
     """name: (path, a selector that says the page is drawn)."""
     return {
         "search": ("", "input[aria-label='Ask a question about the evidence']"),
-        "search-results": ("?q=text+messages+to+parents+attendance", ".synth-card"),
+        "search-results": ("?q=text+messages+to+parents+attendance", ".synth-study"),
+        "search-passages": ("?q=tutoring+maths&view=passages", ".synth-card"),
         "gap-map": ("gaps", ".synth-gap"),
         "gap-cell": (f"gaps?{urlencode(cell)}", ".synth-doc"),
         "corpus": ("corpus", "[data-testid='stMetricValue']"),
@@ -202,7 +203,7 @@ def test_hostile_title_is_text_everywhere(browser, tour) -> None:
     offsite = record_requests(page)
     url = tour["url"]
     checks = {
-        "search": (f"{url}/?q=bicycle+loans+evil", ".synth-card"),
+        "search": (f"{url}/?q=bicycle+loans+evil", ".synth-study"),
         "brief": (f"{url}/brief", "[class*='st-key-brief-item-']"),
         "corpus": (f"{url}/corpus", "[data-testid='stMetricValue']"),
     }
@@ -225,7 +226,7 @@ def test_hostile_title_is_text_everywhere(browser, tour) -> None:
 def test_focus_is_visible_on_page_links_buttons_and_fields(browser, tour) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(90_000)
-    _visit(page, f"{tour['url']}/?q=tutoring", ".synth-card")
+    _visit(page, f"{tour['url']}/?q=tutoring", ".synth-study")
     seen: dict[str, str] = {}
     for _ in range(60):
         page.keyboard.press("Tab")
@@ -249,7 +250,7 @@ def test_focus_is_visible_on_page_links_buttons_and_fields(browser, tour) -> Non
 def test_basket_survives_reload_and_travels_in_its_link(browser, tour) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(90_000)
-    _visit(page, f"{tour['url']}/?q=school+feeding+attendance", ".synth-card")
+    _visit(page, f"{tour['url']}/?q=school+feeding+attendance&view=passages", ".synth-card")
     sidebar = page.get_by_test_id("stSidebar")
     count = int(re.search(r"Basket: (\d+)", sidebar.inner_text()).group(1))
     card = page.locator("[class*='st-key-card-']").first

@@ -16,6 +16,11 @@ from synth.taxonomy import YEAR_FACET, Facet, Taxonomy, load_taxonomy
 
 Cell = tuple[str, str]
 NOT_STATED = "not-stated"
+MULTI_COUNTRY = ("multi-country", "Multi-country")
+# Columns where a multi-country review spreads over every place it names: it counts once, in
+# the MULTI_COUNTRY column, instead (a multi-country trial counts where it took place).
+PLACE_FACETS = ("country", "region", "income")
+REVIEW_KINDS = ("systematic-review",)
 
 
 @dataclass
@@ -110,6 +115,9 @@ def gap_map(
     row_facet, col_facet = taxonomy.facet(rows), taxonomy.facet(cols)
     filters = filters or Filters()
     docs = {d: t for d, t in _doc_tags(index).items() if _passes(t, filters)}
+    multi = _multi_country_reviews(index, docs) if col_facet.name in PLACE_FACETS else set()
+    for doc_id in multi:
+        docs[doc_id] = {**docs[doc_id], col_facet.name: {MULTI_COUNTRY[0]}}
     present_rows = {v for t in docs.values() for v in t.get(row_facet.name, ())}
     present_cols = {v for t in docs.values() for v in t.get(col_facet.name, ())}
     result = GapMap(
@@ -119,6 +127,8 @@ def gap_map(
         cols=_axis(col_facet, present_cols, all_cols),
         n_documents=len(docs),
     )
+    if multi:
+        result.cols = [c for c in result.cols if c[0] != MULTI_COUNTRY[0]] + [MULTI_COUNTRY]
     result.counts = {(r, c): 0 for r, _ in result.rows for c, _ in result.cols}
     for doc_id, tags in sorted(docs.items()):
         row_values, col_values = tags.get(row_facet.name, set()), tags.get(col_facet.name, set())
@@ -132,6 +142,16 @@ def gap_map(
     if colour:
         _colour(result, taxonomy.facet(colour), docs)
     return result
+
+
+def _multi_country_reviews(index: Index, docs: dict[str, dict[str, set[str]]]) -> set[str]:
+    """Documents whose study record says it reviews evidence from several countries."""
+    records = index.studies(list(docs))
+    return {
+        doc_id
+        for doc_id, record in records.items()
+        if record.multi_country and record.kind in REVIEW_KINDS
+    }
 
 
 def _colour(result: GapMap, facet: Facet, docs: dict[str, dict[str, set[str]]]) -> None:

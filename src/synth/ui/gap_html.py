@@ -100,10 +100,10 @@ def _cell(gm: GapMap, row: tuple[str, str], col: tuple[str, str], biggest: int, 
     href, palette, names = ctx
     parts = gm.breakdown(row[0], col[0])
     if not parts:
-        return '<td class="synth-empty"><span class="synth-sr">no documents</span></td>'
+        return '<td class="synth-empty"><span class="synth-sr">no studies</span></td>'
     total = gm.count(row[0], col[0])
     detail = ", ".join(f"{n} {names[c]}" for c, n in parts)
-    noun = "document" if total == 1 else "documents"
+    noun = "study" if total == 1 else "studies"
     aria = f"{row[1]} × {col[1]}: {total} {noun} ({detail}). Open the list."
     bubbles = "".join(_bubble(n, biggest, palette[c], names[c]) for c, n in parts)
     return (
@@ -154,6 +154,6 @@ def legend(gm: GapMap, colour_label: str) -> str:
     return (
         f'<div class="synth-legend" role="group" aria-label="Legend">'
         f"<strong>{esc(colour_label)}:</strong>{swatches}</div>"
-        f'<div class="synth-legend"><strong>Documents per bubble:</strong>{scale}'
-        f'<span><span class="synth-gap-swatch"></span>no document: a gap</span></div>'
+        f'<div class="synth-legend"><strong>Studies per bubble:</strong>{scale}'
+        f'<span><span class="synth-gap-swatch"></span>no study: a gap</span></div>'
     )

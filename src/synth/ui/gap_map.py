@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from synth.index import Index
-from synth.search.gaps import GapMap, gap_map
+from synth.search.gaps import MULTI_COUNTRY, GapMap, gap_map
 from synth.taxonomy import Taxonomy, load_taxonomy
 from synth.ui import cite, nav, resources, static_docs
 from synth.ui.gap_html import gap_table, legend
@@ -75,13 +75,13 @@ def _cell_list(index: Index, gm: GapMap, taxonomy: Taxonomy, row: str, col: str)
     rows, cols = dict(gm.rows), dict(gm.cols)
     docs = gm.documents.get((row, col), [])
     n = len(docs)
-    st.subheader(f"{plain(rows[row])} × {plain(cols[col])}: {n} document{'s' * (n != 1)}")
+    st.subheader(f"{plain(rows[row])} × {plain(cols[col])}: {n} stud{'ies' if n != 1 else 'y'}")
     with st.container(horizontal=True):
         st.page_link(
             nav.SEARCH,
-            label="Search these documents",
+            label="Search these studies",
             icon=":material/search:",
-            query_params={"topic": row, gm.col_facet: col},
+            query_params={"topic": row} | ({} if col == MULTI_COUNTRY[0] else {gm.col_facet: col}),
         )
         st.page_link(
             nav.GAP_MAP,
@@ -134,11 +134,13 @@ def main() -> None:
         st.warning(f"No document has a {col_label.lower()} tag yet.")
         return
     caption = (
-        f"Topics by {col_label.lower()}: {gm.n_documents} documents; bubbles count documents, "
+        f"Topics by {col_label.lower()}: {gm.n_documents} studies; bubbles count studies, "
         f"coloured by {taxonomy.facets[colour].label.lower()}"
     )
+    if any(c == MULTI_COUNTRY[0] for c, _ in gm.cols):
+        caption += "; a review of several countries counts once, under Multi-country"
     st.caption(
-        f"{caption}. {gm.n_unplaced} documents have no topic or no {col_label.lower()} tag. "
+        f"{caption}. {gm.n_unplaced} studies have no topic or no {col_label.lower()} tag. "
         "Click a cell to list its documents; the table scrolls both ways."
     )
     st.html(legend(gm, taxonomy.facets[colour].label))

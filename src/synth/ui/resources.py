@@ -18,6 +18,7 @@ from synth.index import Index, IndexNotFound
 from synth.ingest.embed import Embedder, load_embedder
 from synth.models import Filters
 from synth.search import SearchResult, SearchSettings, search_faceted
+from synth.search.studies import StudyResult, search_studies
 
 SAMPLE_CORPUS = Path(__file__).resolve().parents[3] / "corpus"
 
@@ -89,16 +90,26 @@ def warm_embedder(model: str) -> None:
     threading.Thread(target=_load_model, args=(model,), daemon=True).start()
 
 
+def _filters(filters_json: str) -> Filters:
+    data = json.loads(filters_json)
+    values = {f: tuple(v) for f, v in data["values"].items()}
+    return Filters(values, data["year_from"], data["year_to"])
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_studies(root: str, build_id: str, query: str, filters_json: str, k: int) -> StudyResult:
+    """search_studies, memoised like cached_search: one card per study, counts in documents."""
+    index = get_index(root, build_id)
+    embedder = get_embedder(index.manifest.model) if query else None
+    return search_studies(index, embedder, query, SearchSettings(k=k), _filters(filters_json))
+
+
 @st.cache_data(max_entries=128, show_spinner=False)
 def cached_search(root: str, build_id: str, query: str, filters_json: str, k: int) -> SearchResult:
     """search_faceted, memoised: reruns caused by the basket or a download do not search again."""
     index = get_index(root, build_id)
-    data = json.loads(filters_json)
-    filters = Filters(
-        {f: tuple(v) for f, v in data["values"].items()}, data["year_from"], data["year_to"]
-    )
     embedder = get_embedder(index.manifest.model) if query else None
-    return search_faceted(index, embedder, query, SearchSettings(k=k), filters)
+    return search_faceted(index, embedder, query, SearchSettings(k=k), _filters(filters_json))
 
 
 def filters_key(filters: Filters) -> str:
@@ -112,11 +123,7 @@ def filters_key(filters: Filters) -> str:
 def matching_documents(root: str, build_id: str, filters_json: str) -> list[tuple[str, str, int]]:
     """(title, source, passages) of the documents a filter reaches: what browsing shows."""
     index = get_index(root, build_id)
-    data = json.loads(filters_json)
-    filters = Filters(
-        {f: tuple(v) for f, v in data["values"].items()}, data["year_from"], data["year_to"]
-    )
-    rowids = index.filter_ids(filters, SearchSettings().min_confidence).tolist()
+    rowids = index.filter_ids(_filters(filters_json), SearchSettings().min_confidence).tolist()
     counts: dict[tuple[str, str], int] = {}
     for record in index.chunks(rowids).values():
         key = (record.title, record.source)

@@ -17,15 +17,19 @@ from synth.brief.synthesize import synthesize
 from synth.index import Index, ingest
 from synth.models import Hit
 from synth.search import SearchResult
+from synth.search.studies import StudyResult
 from synth.taxonomy import Taxonomy, load_taxonomy
 from synth.ui import basket, cite, nav, resources, static_docs
 from synth.ui.highlight import best_sentence, card_html, hit_sentences
 from synth.ui.progress import StreamlitProgress
-from synth.ui.query import LAST_PARAMS, SearchState, facet_names, state_from_params
+from synth.ui.query import LAST_PARAMS, VIEWS, SearchState, facet_names, state_from_params
+from synth.ui.study_cards import NO_CLOSE_MATCH, study_cards
 from synth.ui.text import plain
 
 PAGE = "search"
 QUERY_BOX = "q_box"
+VIEW_BOX = "view_box"
+VIEW_LABELS = {"studies": "Studies", "passages": "Passages"}
 YEARS = "years"
 RESULTS = "k"
 OPEN_FACETS = ("topic", "country", "phase")
@@ -56,6 +60,10 @@ def _on_years(lowest: int, highest: int) -> None:
     _commit(_current().with_years(None if lo <= lowest else lo, None if hi >= highest else hi))
 
 
+def _on_view() -> None:
+    _commit(_current().with_view(st.session_state.get(VIEW_BOX) or VIEWS[0]))
+
+
 def _on_clear() -> None:
     _commit(_current().without_filters())
 
@@ -83,7 +91,9 @@ def _no_index() -> None:
         st.rerun()
 
 
-def _facet_filters(state: SearchState, result: SearchResult, taxonomy: Taxonomy) -> None:
+def _facet_filters(
+    state: SearchState, result: SearchResult | StudyResult, taxonomy: Taxonomy
+) -> None:
     for name in facet_names(taxonomy):
         facet = taxonomy.facets[name]
         selected = state.selected(name)
@@ -114,7 +124,9 @@ def _year_filter(state: SearchState, years: tuple[int, int] | None) -> None:
     st.slider("Year", lowest, highest, key=YEARS, on_change=_on_years, args=(lowest, highest))
 
 
-def _sidebar(index: Index, state: SearchState, result: SearchResult, taxonomy: Taxonomy) -> None:
+def _sidebar(
+    index: Index, state: SearchState, result: SearchResult | StudyResult, taxonomy: Taxonomy
+) -> None:
     with st.sidebar:
         st.header("Filters")
         st.caption("Counts are documents among the best matches for the search.")
@@ -216,6 +228,51 @@ def _browse(index: Index, state: SearchState) -> None:
         )
 
 
+def _pdf_urls(index: Index, doc_ids: list[str]) -> dict[str, str]:
+    urls = {}
+    for doc_id, path in resources.document_paths(index, doc_ids).items():
+        if url := static_docs.publish(doc_id, path):
+            urls[doc_id] = url
+    return urls
+
+
+def _studies(index: Index, state: SearchState, result: StudyResult, taxonomy: Taxonomy) -> None:
+    """Study cards: for a question the studies it finds; for filters alone, the studies they
+    allow (newest first)."""
+    if result.no_close_match:
+        st.warning(NO_CLOSE_MATCH)
+        return
+    noun = "study matches" if result.n_matching == 1 else "studies match"
+    what = "this question" if state.query else "these filters"
+    st.caption(f"{result.n_matching} {noun} {what}; showing {len(result.studies)}.")
+    if not result.studies:
+        st.warning("No study matches. Try other words or fewer filters.")
+        return
+    doc_ids = [s.doc_id for s in result.studies]
+    with st.container(horizontal=True, key="cite-results"):
+        st.caption("Cite these studies:")
+        cite.downloads(index, doc_ids, "search-results", "results")
+    urls = _pdf_urls(index, doc_ids)
+    held = set(basket.items())
+    paths = resources.document_paths(index, doc_ids)
+
+    def actions(hit: Hit, url: str | None) -> None:
+        _actions(hit, paths.get(hit.doc_id), url, hit.chunk_id in held)
+
+    study_cards(index, state.query, result, taxonomy, urls.get, actions)
+
+
+def _view_choice(state: SearchState) -> None:
+    _sync(VIEW_BOX, state.view)
+    st.segmented_control(
+        "Show results as",
+        VIEWS,
+        format_func=VIEW_LABELS.get,
+        key=VIEW_BOX,
+        on_change=_on_view,
+    )
+
+
 def main() -> None:
     came_from = nav.enter(PAGE)
     st.title("Search the evidence")
@@ -235,21 +292,27 @@ def main() -> None:
         on_change=_on_query,
         placeholder="e.g. Does tutoring help pupils who fall behind in maths?",
     )
+    _view_choice(state)
     k = int(st.session_state.get(RESULTS, 8))
-    result = resources.cached_search(
-        str(index.root), index.build_id, state.query, resources.filters_key(state.filters), k
-    )
-    if state.query:
-        _results(index, state, result, taxonomy)
-        _brief(index, state, result.hits)
-    elif not state.filters.empty:
-        _browse(index, state)
+    key = (str(index.root), index.build_id, state.query, resources.filters_key(state.filters), k)
+    if state.view == "studies" and (state.query or not state.filters.empty):
+        result = resources.cached_studies(*key)
+        _studies(index, state, result, taxonomy)
+        if state.query:
+            _brief(index, state, [s.passages[0] for s in result.studies if s.passages])
     else:
-        m = index.manifest
-        st.caption(
-            f"{m.n_documents} documents, {m.n_chunks} passages. Ask a question, or pick filters "
-            "in the sidebar to browse."
-        )
+        result = resources.cached_search(*key)
+        if state.query:
+            _results(index, state, result, taxonomy)
+            _brief(index, state, result.hits)
+        elif not state.filters.empty:
+            _browse(index, state)
+        else:
+            m = index.manifest
+            st.caption(
+                f"{m.n_documents} documents, {m.n_chunks} passages. Ask a question, or pick "
+                "filters in the sidebar to browse."
+            )
     # Drawn last: the search box is usable before the many filter widgets arrive.
     _sidebar(index, state, result, taxonomy)
     resources.warm_embedder(index.manifest.model)
