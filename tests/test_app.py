@@ -276,10 +276,10 @@ def test_gap_map_draws_bubbles_and_a_cell_lists_its_documents(app: AppTest) -> N
     at.switch_page(GAP_PAGE).run()
     assert not at.exception
     assert at.title[0].value == "Evidence gap map"
-    assert at.caption[0].value.startswith("Topics by country: 14 documents")
+    assert at.caption[0].value.startswith("Topics by country: 14 studies")
     table = _gap_table(at)
     cells = re.findall(r'<a class="synth-cell" href="([^"]+)"[^>]*aria-label="([^"]+)"', table)
-    assert cells and all("documents" in label or "document" in label for _, label in cells)
+    assert cells and all(re.search(r": \d+ stud(y|ies) \(", label) for _, label in cells)
     legend = next(h.proto.body for h in at.get("html") if "synth-legend" in h.proto.body)
     assert "Study design:" in legend and "a gap" in legend
     href = html.unescape(cells[0][0])
@@ -295,7 +295,7 @@ def test_gap_map_draws_bubbles_and_a_cell_lists_its_documents(app: AppTest) -> N
     cell.run()
     assert not cell.exception
     heading = cell.subheader[0].value
-    n = int(re.search(r": (\d+) documents?$", heading).group(1))
+    n = int(re.search(r": (\d+) stud(?:y|ies)$", heading).group(1))
     cards = [h.proto.body for h in cell.get("html") if "synth-doc" in h.proto.body]
     assert len(cards) == n >= 1
     assert any(b.label == "CSL-JSON" for b in cell.get("download_button"))

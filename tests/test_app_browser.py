@@ -135,15 +135,15 @@ def test_gap_map_cell_lists_its_documents_then_a_filtered_search(app_url: str, p
     cell.wait_for()
     shot(page, "app-gap-map")
     label = cell.get_attribute("aria-label")
-    topic, country = re.match(r"(.+) × (.+?): (\d+) documents?", label).group(1, 2)
-    n = int(re.match(r".+?: (\d+) document", label).group(1))
+    topic, country = re.match(r"(.+) × (.+?): (\d+) stud", label).group(1, 2)
+    n = int(re.match(r".+?: (\d+) stud", label).group(1))
     assert page.locator("td.synth-empty").count() > 0
     cell.click()
     _wait_for_param(page, "row=")
     page.get_by_role("heading", name=re.compile(rf"{re.escape(topic)} × ")).wait_for()
     assert page.locator(".synth-doc").count() == n
     shot(page, "app-gap-cell-list")
-    page.get_by_role("link", name="Search these documents").click()
+    page.get_by_role("link", name="Search these studies").click()
     _wait_for_param(page, "topic=")
     page.get_by_role("heading", name="Search the evidence").wait_for()
     params = _params(page)

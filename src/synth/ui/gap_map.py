@@ -140,8 +140,9 @@ def main() -> None:
     if any(c == MULTI_COUNTRY[0] for c, _ in gm.cols):
         caption += "; a review of several countries counts once, under Multi-country"
     st.caption(
-        f"{caption}. {gm.n_unplaced} studies have no topic or no {col_label.lower()} tag. "
-        "Click a cell to list its documents; the table scrolls both ways."
+        f"{caption}. {gm.n_unplaced} of them {'has' if gm.n_unplaced == 1 else 'have'} no topic "
+        f"or no {col_label.lower()} tag. "
+        "Click a cell to list its studies; the table scrolls both ways."
     )
     st.html(legend(gm, taxonomy.facets[colour].label))
     st.html(gap_table(gm, "Topic", col_label, _href(cols, colour), caption))
