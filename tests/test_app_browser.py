@@ -153,7 +153,7 @@ def test_gap_map_cell_lists_its_documents_then_a_filtered_search(app_url: str, p
         box = sidebar.get_by_role("checkbox", name=re.compile(rf"^{re.escape(name)} \(\d+\)$"))
         box.wait_for()
         assert box.is_checked()
-    page.get_by_text(re.compile(r"^[1-9]\d* documents? match(es)? these filters")).wait_for()
+    page.get_by_text(re.compile(r"^[1-9]\d* stud(y matches|ies match) these filters")).wait_for()
     shot(page, "app-gap-click-through")
 
 
