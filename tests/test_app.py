@@ -41,8 +41,13 @@ def _param(at: AppTest, key: str) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _checkbox(at: AppTest, label_start: str):
-    return next(c for c in at.checkbox if c.label.startswith(label_start))
+def _facet(at: AppTest, name: str):
+    """A facet's pills in the sidebar (one widget per facet; options read "label (n)")."""
+    return at.pills(key=f"facet:{name}")
+
+
+def _option(at: AppTest, name: str, label: str) -> str:
+    return next(o for o in _facet(at, name).options if o.startswith(f"{label} ("))
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -147,25 +152,26 @@ def test_search_writes_the_url_and_highlights_a_sentence(app: AppTest) -> None:
     assert re.search(r"tutor|math|ninth", best, re.I), best
 
 
-def test_facet_checkbox_filters_results_and_url(app: AppTest) -> None:
+def test_facet_pill_filters_results_and_url(app: AppTest) -> None:
     app.query_params["view"] = "passages"
     at = app.run()
     at.text_input(key="q_box").input("Do text messages to parents improve attendance?").run()
     before = _cards(at)
-    india = _checkbox(at, "India (")
-    documents = int(re.search(r"\((\d+)\)", india.label).group(1))
+    documents = int(re.search(r"\((\d+)\)", _option(at, "country", "India")).group(1))
     assert documents >= 1
-    india.check().run()
+    assert _facet(at, "country").value == []
+    _facet(at, "country").select("IN").run()
     assert not at.exception
     assert _param(at, "country") == ["IN"]
-    assert _checkbox(at, "India (").value is True
+    assert _facet(at, "country").value == ["IN"]
     after = _cards(at)
     assert after and after != before
     assert all(">India</span>" in c for c in after)
     sources = {re.search(r'synth-where[^"]*"[^>]*>([^ ]+)', c).group(1) for c in after}
     assert len(sources) <= documents
-    _checkbox(at, "India (").uncheck().run()
+    _facet(at, "country").unselect("IN").run()
     assert "country" not in at.query_params
+    assert _facet(at, "country").value == []
 
 
 def test_a_shared_url_restores_the_search(app: AppTest) -> None:
@@ -175,7 +181,8 @@ def test_a_shared_url_restores_the_search(app: AppTest) -> None:
     at = app.run()
     assert not at.exception
     assert at.text_input(key="q_box").value == "teaching at the right level"
-    assert _checkbox(at, "India (").value is True
+    assert _facet(at, "country").value == ["IN"]
+    assert _option(at, "country", "India")
     assert _cards(at) and all(">India</span>" in c for c in _cards(at))
 
 
@@ -236,7 +243,8 @@ def test_results_are_studies_with_record_headline_and_passages_beneath(app: AppT
         r"\d+ stud(y matches|ies match) this question; showing \d+\.", at.caption[0].value
     )
     # Facet counts are documents among the studies found; no value is offered with none.
-    counts = [int(re.search(r"\((\d+)\)$", c.label).group(1)) for c in at.checkbox]
+    options = [o for pills in at.sidebar.pills for o in pills.options]
+    counts = [int(re.search(r"\((\d+)\)$", o).group(1)) for o in options]
     assert counts and all(0 < n <= len(docs) or n <= 30 for n in counts)
     assert all(n > 0 for n in counts)
 

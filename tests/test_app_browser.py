@@ -90,9 +90,10 @@ def test_search_filter_open_and_basket(app_url: str, page, tmp_path: Path) -> No
     shot(page, "app-search-results")
     unfiltered = cards.count()
 
-    # Filter: tick a country in the sidebar; the URL and the cards follow.
+    # Filter: press a country's pill in the sidebar; the URL and the cards follow.
     sidebar = page.get_by_test_id("stSidebar")
-    india = sidebar.get_by_text(re.compile(r"^India \(\d+\)$"))
+    india = sidebar.get_by_role("button", name=re.compile(r"^India \(\d+\)$"))
+    assert india.get_attribute("aria-pressed") == "false"
     india.click()
     _wait_for_param(page, "country=IN")
     page.wait_for_function(
@@ -101,7 +102,7 @@ def test_search_filter_open_and_basket(app_url: str, page, tmp_path: Path) -> No
     )
     assert _params(page)["country"] == ["IN"] and _params(page)["q"] == [QUESTION]
     assert 0 < cards.count() <= unfiltered
-    assert sidebar.get_by_role("checkbox", name=re.compile(r"^India \(")).is_checked()
+    assert india.get_attribute("aria-pressed") == "true"
     shot(page, "app-search-filtered")
 
     # Open a result: the page link serves the PDF itself; the download gives the same bytes.
@@ -150,9 +151,9 @@ def test_gap_map_cell_lists_its_documents_then_a_filtered_search(app_url: str, p
     assert set(params) == {"topic", "country"}
     sidebar = page.get_by_test_id("stSidebar")
     for name in (topic, country):
-        box = sidebar.get_by_role("checkbox", name=re.compile(rf"^{re.escape(name)} \(\d+\)$"))
-        box.wait_for()
-        assert box.is_checked()
+        pill = sidebar.get_by_role("button", name=re.compile(rf"^{re.escape(name)} \(\d+\)$"))
+        pill.wait_for()
+        assert pill.get_attribute("aria-pressed") == "true"
     page.get_by_text(re.compile(r"^[1-9]\d* stud(y matches|ies match) these filters")).wait_for()
     shot(page, "app-gap-click-through")
 

@@ -61,6 +61,11 @@ class SearchState:
         values = {**self.values, facet: tuple(current)}
         return replace(self, values={k: v for k, v in values.items() if v})
 
+    def with_values(self, facet: str, chosen: Sequence[str]) -> SearchState:
+        """The facet's selection replaced, in the order given (as a pills widget holds it)."""
+        values = {**self.values, facet: tuple(dict.fromkeys(chosen))}
+        return replace(self, values={k: v for k, v in values.items() if v})
+
     def with_years(self, year_from: int | None, year_to: int | None) -> SearchState:
         return replace(self, year_from=year_from, year_to=year_to)
 

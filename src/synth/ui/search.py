@@ -51,8 +51,8 @@ def _on_query() -> None:
     _commit(_current().with_query(st.session_state[QUERY_BOX]))
 
 
-def _on_toggle(facet: str, value: str, key: str) -> None:
-    _commit(_current().with_value(facet, value, bool(st.session_state[key])))
+def _on_facet(facet: str, key: str) -> None:
+    _commit(_current().with_values(facet, st.session_state.get(key) or ()))
 
 
 def _on_years(lowest: int, highest: int) -> None:
@@ -91,27 +91,43 @@ def _no_index() -> None:
         st.rerun()
 
 
+def _facet_options(
+    name: str, state: SearchState, result: SearchResult | StudyResult, taxonomy: Taxonomy
+) -> dict[str, str]:
+    """A facet's values as "label (documents)", in the result's order; values with no document
+    are left out unless they are selected (so a selection can always be undone)."""
+    options = {c.value: f"{c.label} ({c.documents})" for c in result.facets.get(name, [])}
+    for value in state.selected(name):
+        options.setdefault(value, f"{taxonomy.facets[name].label_of(value)} (0)")
+    return options
+
+
 def _facet_filters(
     state: SearchState, result: SearchResult | StudyResult, taxonomy: Taxonomy
 ) -> None:
+    """One pills widget per facet, not one checkbox per value: a filter click redraws a
+    handful of widgets instead of sixty."""
     for name in facet_names(taxonomy):
-        facet = taxonomy.facets[name]
-        selected = state.selected(name)
-        values = [(c.value, c.label, c.documents) for c in result.facets.get(name, [])]
-        shown = {v for v, _, _ in values}
-        values += [(v, facet.label_of(v), 0) for v in selected if v not in shown]
-        if not values:
+        options = _facet_options(name, state, result, taxonomy)
+        if not options:
             continue
+        selected = state.selected(name)
+        facet = taxonomy.facets[name]
+        key = f"facet:{name}"
+        # Always from the URL: the labels carry counts that change with the filters, so a
+        # value the browser sent under last run's labels may not match this run's.
+        st.session_state[key] = list(selected)
         with st.expander(facet.label, expanded=bool(selected) or name in OPEN_FACETS):
-            for value, label, documents in values:
-                key = f"facet:{name}:{value}"
-                _sync(key, value in selected)
-                st.checkbox(
-                    f"{label} ({documents})",
-                    key=key,
-                    on_change=_on_toggle,
-                    args=(name, value, key),
-                )
+            st.pills(
+                facet.label,
+                list(options),
+                selection_mode="multi",
+                format_func=options.get,
+                key=key,
+                on_change=_on_facet,
+                args=(name, key),
+                label_visibility="collapsed",
+            )
 
 
 def _year_filter(state: SearchState, years: tuple[int, int] | None) -> None:
