@@ -418,12 +418,21 @@ class CrashingEmbedder:
 def test_crash_mid_ingest_leaves_previous_index_usable(
     small_index, make_tiny_pdf, embedder, embedder_factory, exc
 ):
+    """An interrupt aborts the ingest; an embedder error fails the files it hit (each file is
+    tried alone), and with nothing new the live build stays. Either way nothing is lost."""
     paths, root, first = small_index
     new = make_tiny_pdf("bicycle-loans", paths[0].parent / "bicycles.pdf")
     crashing = CrashingEmbedder(embedder, exc)
-    with pytest.raises(exc, match="simulated crash"):
-        ingest([*paths, new], root, embedder=lambda: crashing)
-    assert crashing.calls == 1
+    if exc is KeyboardInterrupt:
+        with pytest.raises(exc, match="simulated crash"):
+            ingest([*paths, new], root, embedder=lambda: crashing)
+        assert crashing.calls == 1
+    else:
+        failed = ingest([*paths, new], root, embedder=lambda: crashing)
+        assert [(Path(f.path).name, f.reason) for f in failed.failed] == [
+            ("bicycles.pdf", "embedding failed: RuntimeError: simulated crash while embedding")
+        ]
+        assert crashing.calls == 2  # the batch, then the one file on its own
 
     assert (root / "CURRENT").read_text().strip() == first.build_id
     index = Index.open(root)

@@ -26,6 +26,8 @@ class Page:
     number: int
     text: str
     blocks: list[Block] = field(default_factory=list)
+    ocr: bool = False  # the text was read from the page image by OCR
+    ocr_confidence: float | None = None  # Tesseract's mean word confidence, 0-100
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Chunk:
     page_end: int
     text: str
     sentences: list[SentenceSpan]
+    ocr: bool = False  # some of its sentences come from an OCR'd page
 
     @property
     def section_label(self) -> str:
@@ -257,6 +260,7 @@ class IngestReport:
     n_embedded: int = 0
     n_cached: int = 0
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status == status)

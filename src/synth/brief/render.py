@@ -9,12 +9,17 @@ as `file:line: message`, never as a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import re
+import sys
+import time
 import traceback
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from jinja2 import (
     FileSystemLoader,
@@ -23,6 +28,7 @@ from jinja2 import (
     TemplateSyntaxError,
     select_autoescape,
 )
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from synth.brief.export.markdown import markdown_escape
@@ -81,8 +87,90 @@ def available_templates(extra: str | Path | None = None) -> list[str]:
     return sorted(names - set(NOT_BRIEFS))
 
 
+# Limits on a user template: seconds of rendering, characters of output, and the largest
+# number any operation, filter or method may be given (a repeat count, a width, a range).
+TEMPLATE_SECONDS = 10.0
+MAX_OUTPUT_CHARS = 5_000_000
+MAX_ARGUMENT = 1_000_000
+
+
+def _check_arguments(values: Iterable[object]) -> None:
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ARGUMENT:
+            raise SecurityError(f"number {value:.3g} is over the template limit {MAX_ARGUMENT:,}")
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, plus limits on repetition, powers and numeric arguments, so a
+    template cannot ask for a gigabyte string (`'a' * 10**9`) in one step."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            _check_arguments([left, right if isinstance(right, int) and right > 64 else 0])
+        elif operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if hasattr(seq, "__len__") and isinstance(n, int) and len(seq) * n > MAX_ARGUMENT:
+                    raise SecurityError(f"repetition longer than {MAX_ARGUMENT:,} items")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        _check_arguments([*args, *kwargs.values()])
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _bounded_filter(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _check_arguments([*args, *kwargs.values()])
+        return func(*args, **kwargs)
+
+    return bounded
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Stop template code that runs longer than `seconds` (nested loops that output nothing
+    included): a trace function on template frames only checks the clock on every line."""
+    end = time.monotonic() + seconds
+
+    def in_template(frame: Any, event: str, arg: Any) -> Any:
+        if time.monotonic() > end:
+            raise TemplateTimeout(f"rendering took longer than {seconds:g} s")
+        return in_template
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        name = frame.f_code.co_filename
+        return in_template if name.endswith(".j2") or name == "<template>" else None
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
+class TemplateTimeout(RuntimeError):
+    """A template ran past TEMPLATE_SECONDS."""
+
+
+def _render_bounded(template: Any, context: dict[str, object]) -> str:
+    """Render under the time limit, stopping once the output passes MAX_OUTPUT_CHARS."""
+    parts: list[str] = []
+    size = 0
+    with _deadline(TEMPLATE_SECONDS):
+        for part in template.generate(**context):
+            size += len(part)
+            if size > MAX_OUTPUT_CHARS:
+                raise SecurityError(f"output longer than {MAX_OUTPUT_CHARS:,} characters")
+            parts.append(part)
+    return "".join(parts)
+
+
 def _environment(extra: str | Path | None) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    env = _BoundedSandbox(
         loader=FileSystemLoader([str(d) for d in template_dirs(extra)]),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2", "htm")),
         undefined=StrictUndefined,
@@ -91,6 +179,7 @@ def _environment(extra: str | Path | None) -> ImmutableSandboxedEnvironment:
         keep_trailing_newline=True,
     )
     env.filters["md"] = markdown_escape
+    env.filters = {name: _bounded_filter(f) for name, f in env.filters.items()}  # type: ignore[assignment]
     return env
 
 
@@ -126,7 +215,7 @@ def render_template(
     except Exception as exc:  # syntax errors are raised while loading
         raise BriefError(f"{_where(exc, name)}: {_message(exc)}") from exc
     try:
-        return template.render(**context)
+        return _render_bounded(template, context)
     except Exception as exc:  # UndefinedError, SecurityError and anything the template raised
         raise BriefError(f"{_where(exc, template.filename or name)}: {_message(exc)}") from exc
 

@@ -8,13 +8,15 @@ Must not import: synth.ui.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from synth import __version__
-from synth.index import IndexBusy, IndexNotFound
+from synth.index import IndexBusy, IndexDamaged, IndexNotFound
+from synth.ingest.embed import ModelNotInstalled
 
 from . import brief, corpus, search, serve, studies, toolkit
-from .common import err
+from .common import err, safe_output
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,23 +34,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except (IndexNotFound, IndexBusy) as exc:
-        err(str(exc))
-        return 2
-    except Exception as exc:
-        from synth.brief.render import BriefError
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """argv to options; a search query may start with '-' (`synth search -feedback`)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "search" and not args.query and not args.queries:
+        args.query = " ".join(extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
-        if isinstance(exc, BriefError):
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; every error the user can cause is one line on stderr, never a traceback
+    (set SYNTH_DEBUG=1 to see the traceback of an internal error)."""
+    with safe_output():
+        args = parse_args(argv)
+        try:
+            return int(args.func(args))
+        except (IndexNotFound, IndexBusy, IndexDamaged, ModelNotInstalled) as exc:
             err(str(exc))
             return 2
-        raise
-    except KeyboardInterrupt:
-        err("interrupted; the previous index is untouched")
-        return 130
+        except KeyboardInterrupt:
+            err("interrupted; the previous index is untouched")
+            return 130
+        except Exception as exc:
+            from synth.brief.render import BriefError
+
+            if isinstance(exc, BriefError):
+                err(str(exc))
+                return 2
+            if os.environ.get("SYNTH_DEBUG"):
+                raise
+            err(f"internal error: {exc.__class__.__name__}: {exc} (SYNTH_DEBUG=1 shows where)")
+            return 70
 
 
 if __name__ == "__main__":

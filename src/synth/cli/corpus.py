@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import TqdmProgress, err, open_index, with_index
+from synth.ingest.safeload import printable, quoted_name
+
+from .common import TqdmProgress, err, json_text, open_index, with_index
 
 
 def _load_records(paths: list[str]) -> list:
@@ -30,6 +32,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except (MetadataError, OSError) as exc:
         err(str(exc))
         return 2
+    from synth.ingest.files import ParseLimits
+
     progress = TqdmProgress(args.quiet)
     try:
         report = ingest(
@@ -39,6 +43,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             progress=progress,
             metadata=records,
             taxonomy=args.taxonomy,
+            limits=ParseLimits(ocr=not args.no_ocr),
         )
     finally:
         progress.close()
@@ -48,7 +53,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     )
     for f in report.files:
         if f.status == "failed":
-            print(f"  FAILED {f.path}: {f.reason}")
+            print(f"  FAILED {quoted_name(f.path)}: {printable(f.reason)}")
+    for warning in report.warnings:
+        err(warning)
     if report.changed:
         print(
             f"chunks embedded: {report.n_embedded} new, {report.n_cached} from cache; "
@@ -161,18 +168,90 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    stats = open_index(args.index).stats()
+    if args.check:
+        return _check_index(args)
+    index = open_index(args.index)
+    stats = index.stats()
+    ocr = index.ocr_pages()
     data = {
         "index": str(stats.path),
+        **({"warning": index.warning} if index.warning else {}),
         "bytes_on_disk": stats.bytes_on_disk,
         **stats.manifest.to_json(),
         "documents": [
-            {"source": d.source, "title": d.title, "pages": d.n_pages, "chunks": d.n_chunks}
+            {
+                "source": d.source,
+                "title": d.title,
+                "pages": d.n_pages,
+                "chunks": d.n_chunks,
+                **({"ocr_pages": len(ocr[d.doc_id])} if d.doc_id in ocr else {}),
+            }
             for d in stats.documents
         ],
     }
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+    print(json_text(data))
     return 0
+
+
+def _check_index(args: argparse.Namespace) -> int:
+    """Every build's integrity; exit 0 only when CURRENT names a whole build."""
+    from pathlib import Path
+
+    from synth.index import health
+
+    root = Path(args.index)
+    builds = health.completed_builds(root)
+    if not builds and not (root / "CURRENT").exists():
+        err(f"no index at '{root}'")
+        return 2
+    pointer, problem = health.read_pointer(root)
+    checks = [health.check_build(b, full=True) for b in builds]
+    live = next((c for c in checks if c.path.name == pointer), None)
+    ok = live is not None and live.ok
+    data = {
+        "index": str(root),
+        "current": pointer,
+        "ok": ok,
+        **({"problem": problem} if problem else {}),
+        "builds": [{**c.to_json(), "live": c.path.name == pointer} for c in checks],
+    }
+    print(json_text(data))
+    if not ok:
+        err(f"the index is damaged: run `synth repair --index {root}`")
+    return 0 if ok else 1
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    """Make a damaged index whole: fall back, rebuild what is derived, read lost files again."""
+    from synth.index import ingest
+    from synth.index.repair import repair
+    from synth.ingest.embed import load_embedder
+
+    progress = TqdmProgress(args.quiet)
+    try:
+        report = repair(args.index, load_embedder, progress)
+    finally:
+        progress.close()
+    for line in report.found:
+        print(f"found: {printable(line)}")
+    if not report.found:
+        print("the index is whole: nothing to repair")
+    for line in report.actions:
+        print(f"repaired: {printable(line)}")
+    paths = list(dict.fromkeys(report.reingest))
+    if paths:
+        print(f"reading {len(paths)} documents again from their files")
+        progress = TqdmProgress(args.quiet)
+        try:
+            again = ingest(paths, args.index, progress=progress)
+        finally:
+            progress.close()
+        for f in again.files:
+            if f.status == "failed":
+                report.lost.append(f"{quoted_name(f.path)}: {printable(f.reason)}")
+    for line in report.lost:
+        print(f"  LOST {line}")
+    return 1 if report.lost else 0
 
 
 def add_parsers(sub) -> None:
@@ -187,6 +266,9 @@ def add_parsers(sub) -> None:
         "(repeatable)",
     )
     p.add_argument("--taxonomy", help="a taxonomy YAML to tag with instead of the packaged one")
+    p.add_argument(
+        "--no-ocr", action="store_true", help="do not OCR scanned pages (they fail instead)"
+    )
     p.add_argument(
         "--model",
         help="embedding model: 'fast' (bf16, or int8 without bf16 support) or "
@@ -217,4 +299,13 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_remove)
 
     p = with_index(sub.add_parser("info", help="show the index manifest and documents"))
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check every build's integrity (SQLite, chunk/keyword/vector counts, manifest)",
+    )
     p.set_defaults(func=cmd_info)
+
+    p = with_index(sub.add_parser("repair", help="make a damaged index whole again"))
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_repair)

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 from synth.models import Hit
 
-from .common import err, filters_from, open_index, run_search, with_filters, with_index
+from .common import (
+    err,
+    filters_or_error,
+    json_text,
+    open_index,
+    run_search,
+    with_filters,
+    with_index,
+)
 from .studies import print_studies
 
 if TYPE_CHECKING:
@@ -36,30 +44,28 @@ def _print_hits(hits: list[Hit]) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from synth.taxonomy import TaxonomyError
-
-    try:
-        filters = filters_from(args)
-    except TaxonomyError as exc:
-        err(str(exc))
+    filters = filters_or_error(args)
+    if filters is None:
         return 2
     index = open_index(args.index)
     if not filters.empty and not index.has_facets:
         err("this index has no tags yet: run `synth ingest` again to tag it")
         return 2
     if args.queries:
-        lines = Path(args.queries).read_text(encoding="utf-8", errors="replace").splitlines()
-        for line in lines:
+        text = Path(args.queries).read_text(encoding="utf-8", errors="replace")
+        # Only newlines end a query: U+2028, form feeds and the like are part of a line's text.
+        lines = [line.removesuffix("\r") for line in text.split("\n")]
+        for line in lines[:-1] if lines and not lines[-1] else lines:
             result = run_search(index, line, args.k, filters)
-            print(json.dumps([h.to_json() for h in result.hits], ensure_ascii=False))
+            print(json_text([h.to_json() for h in result.hits], indent=None))
         return 0
     if args.by == "study":
         return _by_study(index, args, filters)
     result = run_search(index, args.query or "", args.k, filters, counts=args.facets)
     if args.json and args.facets:
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        print(json_text(result.to_json()))
     elif args.json:
-        print(json.dumps([h.to_json() for h in result.hits], ensure_ascii=False, indent=2))
+        print(json_text([h.to_json() for h in result.hits]))
     else:
         if result.n_allowed is not None:
             print(f"filter allows {result.n_allowed} chunks")
@@ -78,7 +84,7 @@ def _by_study(index, args: argparse.Namespace, filters) -> int:
     settings = SearchSettings(k=args.k)
     result = search_studies(index, embedder, args.query or "", settings, filters, args.facets)
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        print(json_text(result.to_json()))
         return 0
     print_studies(result)
     _print_counts(result)

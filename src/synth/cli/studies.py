@@ -7,7 +7,7 @@ import argparse
 import json
 import textwrap
 
-from .common import err, filters_from, open_index, with_filters, with_index
+from .common import err, filters_or_error, open_index, with_filters, with_index
 
 
 def print_studies(result) -> None:
@@ -45,12 +45,9 @@ def cmd_studies(args: argparse.Namespace) -> int:
     """Every document's study record (or those a filter allows): JSON lines or a table."""
     from synth.search import SearchSettings
     from synth.search.studies import describe, search_studies
-    from synth.taxonomy import TaxonomyError
 
-    try:
-        filters = filters_from(args)
-    except TaxonomyError as exc:
-        err(str(exc))
+    filters = filters_or_error(args)
+    if filters is None:
         return 2
     index = open_index(args.index)
     if not index.has_studies:

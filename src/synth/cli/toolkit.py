@@ -98,7 +98,7 @@ def _tk_new(args: argparse.Namespace) -> int:
 
 def _tk_edit(args: argparse.Namespace) -> int:
     from synth.toolkit.entries import ToolkitError, apply_changes, diff_entries
-    from synth.toolkit.exchange import fields_from_file
+    from synth.toolkit.exchange import fields_from_file, read_export
 
     if not args.note.strip():
         raise ToolkitError("--note must say why the entry changed (it is kept with the version)")
@@ -107,7 +107,7 @@ def _tk_edit(args: argparse.Namespace) -> int:
         changes: dict[str, object] = {}
         if args.from_file:
             path = Path(args.from_file)
-            changes.update(fields_from_file(path.read_text(encoding="utf-8"), path.suffix))
+            changes.update(fields_from_file(read_export(path.read_bytes()), path.suffix))
             changes.pop("id", None)
         changes.update(_tk_changes(args))
         entry = _tk_finish(_tk_links(apply_changes(old, changes), args), args)
@@ -259,14 +259,15 @@ def _tk_import(args: argparse.Namespace) -> int:
     """Check every record first, then write: new ids are created, known ids get a new version."""
     from synth.taxonomy import load_taxonomy
     from synth.toolkit.entries import ToolkitError, check_topic
-    from synth.toolkit.exchange import entries_from_text
+    from synth.toolkit.exchange import entries_from_text, read_export
 
     path = Path(args.file)
     fmt = args.format or path.suffix.lower().lstrip(".")
     if fmt not in ("json", "csv"):
         raise ToolkitError(f"cannot tell the format of '{path.name}': use --format json|csv")
     taxonomy = load_taxonomy()
-    entries = [check_topic(e, taxonomy) for e in entries_from_text(path.read_text("utf-8"), fmt)]
+    text = read_export(path.read_bytes())
+    entries = [check_topic(e, taxonomy) for e in entries_from_text(text, fmt)]
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     with _tk_store(args) as store:
         for entry in entries:

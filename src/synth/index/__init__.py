@@ -7,6 +7,7 @@ Must not import: synth.search, synth.brief, synth.toolkit, synth.ui, synth.cli.
 """
 
 from .build import DEFAULT_INDEX_DIR, IndexBusy, IndexNotFound, Manifest
+from .health import IndexDamaged
 from .reader import Index, IndexStats
 from .store import ChunkRecord, DocumentRecord
 from .writer import ingest, remove, update_tags
@@ -17,6 +18,7 @@ __all__ = [
     "DocumentRecord",
     "Index",
     "IndexBusy",
+    "IndexDamaged",
     "IndexNotFound",
     "IndexStats",
     "Manifest",

@@ -59,6 +59,9 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     faiss_index: str = FLAT_NAME
     keyword_index: str = keyword.NAME
+    # The build this one was made from: cleanup may drop an ancestor (what the new build lacks
+    # was removed on purpose), never an unrelated build holding documents the new one lacks.
+    parent: str = ""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -70,6 +73,7 @@ class Manifest:
 
     def restamp(self, build_id: str) -> None:
         """The same build settings under a new build id, as a copy-on-write change makes."""
+        self.parent = self.build_id
         self.build_id = build_id
         self.created = now()
 
@@ -122,17 +126,60 @@ def _new_build_id() -> str:
 
 
 def _clean_builds(root: Path, keep: str) -> None:
-    """Drop half-written builds and all but the newest previous build."""
+    """Drop half-written builds and the older builds the new one accounts for.
+
+    Kept besides the new build: its parent (the one previous build), and any build that is not
+    its ancestor and holds a document the new build lacks: an orphan left by a crash between
+    the rename and the CURRENT swap, or a build a reader fell back to. Deleting those could
+    lose documents; what an ancestor holds and the new build lacks was removed on purpose.
+    """
     builds = root / "builds"
     if not builds.is_dir():
         return
-    done = sorted((p for p in builds.iterdir() if p.is_dir() and p.suffix != ".tmp"), reverse=True)
     for path in builds.iterdir():
         if path.is_dir() and path.suffix == ".tmp":
             shutil.rmtree(path, ignore_errors=True)
-    previous = [p for p in done if p.name != keep]
-    for path in previous[KEEP_PREVIOUS_BUILDS:]:
-        shutil.rmtree(path, ignore_errors=True)
+    others = sorted((p for p in builds.iterdir() if p.is_dir() and p.name != keep), reverse=True)
+    lineage = _ancestors(builds, keep)
+    # Builds from before parents were recorded: the newest other build is the previous one.
+    previous = lineage[:KEEP_PREVIOUS_BUILDS] or [p.name for p in others[:KEEP_PREVIOUS_BUILDS]]
+    for path in others:
+        if path.name in previous:
+            continue
+        if path.name in lineage or _holds_nothing_new(path, builds / keep):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _ancestors(builds: Path, build_id: str) -> list[str]:
+    """Parent, grandparent, ... of a build, as far as their manifests are still on disk."""
+    chain: list[str] = []
+    current = build_id
+    while True:
+        try:
+            data = json.loads((builds / current / "manifest.json").read_text())
+            parent = str(data.get("parent") or "")
+        except (OSError, ValueError, AttributeError):
+            return chain
+        if not parent or parent in chain or parent == build_id:
+            return chain
+        chain.append(parent)
+        current = parent
+
+
+def _holds_nothing_new(old: Path, new: Path) -> bool:
+    """Every document in `old` (by content) is in `new`; False when `old` cannot be read."""
+    if not (old / "synth.sqlite").exists():
+        return True
+    try:
+        with (
+            contextlib.closing(store.connect(old / "synth.sqlite", readonly=True)) as a,
+            contextlib.closing(store.connect(new / "synth.sqlite", readonly=True)) as b,
+        ):
+            theirs = {r[0] for r in a.execute("SELECT content_hash FROM documents")}
+            ours = {r[0] for r in b.execute("SELECT content_hash FROM documents")}
+    except sqlite3.Error:
+        return False
+    return theirs <= ours
 
 
 @contextlib.contextmanager
@@ -166,10 +213,15 @@ def publish(root: Path, tmp: Path, db: sqlite3.Connection, manifest: Manifest) -
     final = tmp.with_suffix("")
     tmp.rename(final)
     _fsync_dir(final.parent)
+    point_to(root, manifest.build_id)
+
+
+def point_to(root: Path, build_id: str) -> None:
+    """Make a finished build the live one (atomic CURRENT swap), then clean up older builds."""
     pointer = root / "CURRENT.tmp"
-    pointer.write_text(manifest.build_id + "\n")
+    pointer.write_text(build_id + "\n")
     with open(pointer, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(pointer, root / "CURRENT")
     _fsync_dir(root)
-    _clean_builds(root, manifest.build_id)
+    _clean_builds(root, build_id)

@@ -101,3 +101,36 @@ class BackgroundEmbedder:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
+
+
+def embed_each_document(
+    db: sqlite3.Connection, get_embedder: Callable[[], Embedder], model: str
+) -> tuple[int, dict[str, Exception]]:
+    """Embed missing chunks one document at a time: (chunks embedded, failures by doc id).
+
+    The fallback when a batch fails, so one file whose chunks cannot be embedded fails alone.
+    """
+    docs = [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT c.doc_id FROM chunks c "
+            "WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.hash = c.embed_hash)"
+        )
+    ]
+    done = 0
+    failures: dict[str, Exception] = {}
+    for doc_id in docs:
+        rows = {
+            r["embed_hash"]: r for r in db.execute(MISSING_SQL + " AND c.doc_id = ?", (doc_id,))
+        }
+        texts = [
+            embedding_text(r["title"], r["section"].split(" > "), r["text"]) for r in rows.values()
+        ]
+        try:
+            vectors = get_embedder().encode(texts)
+        except Exception as exc:
+            failures[doc_id] = exc
+            continue
+        store_vectors(db, list(rows), vectors, model)
+        done += len(rows)
+    return done, failures

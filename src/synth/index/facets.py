@@ -132,8 +132,13 @@ def tag_build(
     taxonomy: Taxonomy,
     get_embedder: Callable[[], object],
     thresholds: TagThresholds | None = None,
+    on_error: Callable[[str, Exception], None] | None = None,
 ) -> int:
-    """Tag chunks not yet tagged (all, when the taxonomy changed); return documents tagged."""
+    """Tag chunks not yet tagged (all, when the taxonomy changed); return documents tagged.
+
+    With `on_error`, a document whose tagging fails leaves no tags and is handed to it (with
+    the error) instead of failing the build.
+    """
     digest = tag_digest(taxonomy)
     row = db.execute("SELECT value FROM tag_state WHERE key = 'digest'").fetchone()
     if row is None or row[0] != digest:
@@ -150,7 +155,16 @@ def tag_build(
         embedder = get_embedder()
         tagger = Tagger(taxonomy, label_vectors(taxonomy, embedder), thresholds)  # type: ignore[arg-type]
         for doc_id in docs:
-            _tag_document(db, tagger, doc_id)
+            if on_error is None:
+                _tag_document(db, tagger, doc_id)
+                continue
+            db.execute("SAVEPOINT tag_doc")
+            try:
+                _tag_document(db, tagger, doc_id)
+            except Exception as exc:
+                db.execute("ROLLBACK TO tag_doc")
+                on_error(doc_id, exc)
+            db.execute("RELEASE tag_doc")
     refresh_effective(db, taxonomy)
     db.execute("INSERT OR REPLACE INTO tag_state VALUES ('digest', ?)", (digest,))
     return len(docs)

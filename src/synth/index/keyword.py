@@ -159,3 +159,24 @@ class KeywordIndex:
                 "SELECT s.doc FROM temp.query_stems s JOIN common_terms c ON c.term = s.term"
             ).fetchall()
         return {words[r[0]] for r in rows}
+
+
+# ---------------------------------------------------------------- integrity and repair
+
+
+def count_rows(db: sqlite3.Connection) -> int:
+    """Rows in the keyword index (FTS5 keeps one docsize row per chunk), for integrity checks."""
+    return int(db.execute("SELECT COUNT(*) FROM chunks_fts_docsize").fetchone()[0])
+
+
+def rebuild(db: sqlite3.Connection, where: str = "1") -> None:
+    """Write the keyword index anew from the chunks table (`synth repair`); `where` (SQL over
+    chunks `c`) keeps out chunks that are never hits."""
+    for table in ("chunks_vocab", "chunks_fts"):
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+    db.executescript(SCHEMA)
+    db.execute(
+        "INSERT INTO chunks_fts (rowid, text, section, title) SELECT c.id, c.text, c.section, "
+        f"d.title FROM chunks c JOIN documents d USING (doc_id) WHERE {where}"
+    )
+    refresh_common_terms(db)

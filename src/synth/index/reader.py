@@ -13,8 +13,9 @@ import numpy as np
 
 from synth.models import Filters, StudyRecord
 
-from . import facets, store, studies
-from .build import DEFAULT_INDEX_DIR, IndexNotFound, Manifest, live_build, read_manifest
+from . import facets, health, store, studies
+from .build import DEFAULT_INDEX_DIR, IndexNotFound, Manifest
+from .health import IndexDamaged
 from .keyword import KeywordIndex
 from .store import ChunkRecord, DocumentRecord
 from .vectors import DenseIndex
@@ -38,7 +39,9 @@ class Index:
     def __init__(self, root: Path, build_dir: Path) -> None:
         self.root = root
         self.path = build_dir
-        self.manifest = read_manifest(build_dir)
+        # Set when this is not the build CURRENT names (CURRENT or that build is damaged).
+        self.warning = ""
+        self.manifest = health.load_manifest(build_dir)
         self.db = store.connect(build_dir / "synth.sqlite", readonly=True)
         self.dense = DenseIndex.read(str(build_dir / "vectors.faiss"))
         self.vectors = self.dense.index
@@ -49,13 +52,41 @@ class Index:
 
     @classmethod
     def open(cls, root: str | Path = DEFAULT_INDEX_DIR) -> Index:
+        """The live build; if CURRENT or that build is damaged, the newest whole build, with
+        `warning` saying so. IndexDamaged when no build is whole."""
         root = Path(root)
-        build = live_build(root)
-        if build is None:
+        candidates, pointer_problem = health.read_candidates(root)
+        if not candidates:
             raise IndexNotFound(
                 f"no index at '{root}': build one with `synth ingest corpus/ --index {root}`"
             )
-        return cls(root, build)
+        failures = [pointer_problem] if pointer_problem else []
+        for build in candidates:
+            try:
+                index = cls(root, build)
+            except Exception as exc:  # sqlite3, FAISS and manifest errors alike
+                failures.append(f"build {build.name}: {' '.join(str(exc).split())[:200]}")
+                continue
+            problems = index.verify()
+            if not problems:
+                if failures:
+                    index.warning = (
+                        f"using build {build.name} because " + "; ".join(failures) + "; run "
+                        f"`synth repair --index {root}` (`synth info --check` shows details)"
+                    )
+                return index
+            index.close()
+            failures.append(f"build {build.name}: {'; '.join(problems)}")
+        raise IndexDamaged(health.damage_message(root, "; ".join(failures)))
+
+    def verify(self) -> list[str]:
+        """Chunk rows, keyword rows, vectors and the manifest disagree: what is wrong, or []."""
+        try:
+            counts = health.database_counts(self.db)
+        except sqlite3.Error as exc:
+            return [f"synth.sqlite cannot be read ({exc})"]
+        counts["vectors"] = self.dense.ntotal
+        return health.count_problems(counts, self.manifest)
 
     @property
     def build_id(self) -> str:
@@ -149,6 +180,15 @@ class Index:
 
     def documents(self) -> list[DocumentRecord]:
         return [DocumentRecord(*tuple(r)) for r in self.query(store.DOCUMENT_SQL)]
+
+    def ocr_pages(self) -> dict[str, dict[int, float | None]]:
+        """Pages read by OCR and their confidence, by doc id (none in builds before OCR)."""
+        if "page_ocr" not in self._tables:
+            return {}
+        out: dict[str, dict[int, float | None]] = {}
+        for r in self.query("SELECT doc_id, page, confidence FROM page_ocr"):
+            out.setdefault(r[0], {})[r[1]] = r[2]
+        return out
 
     @property
     def has_studies(self) -> bool:

@@ -60,6 +60,16 @@ CREATE TABLE IF NOT EXISTS sentences (
     end INTEGER NOT NULL,
     PRIMARY KEY (chunk, idx)
 );
+-- OCR marks live in tables of their own, so builds made before OCR open unchanged.
+CREATE TABLE IF NOT EXISTS page_ocr (
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    page INTEGER NOT NULL,
+    confidence REAL,
+    PRIMARY KEY (doc_id, page)
+);
+CREATE TABLE IF NOT EXISTS chunk_ocr (
+    chunk INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE
+);
 CREATE TABLE IF NOT EXISTS embeddings (
     hash TEXT PRIMARY KEY,
     model TEXT NOT NULL,
@@ -209,6 +219,10 @@ def insert_document(
     db.executemany(
         "INSERT INTO pages VALUES (?,?,?)", [(doc.doc_id, p.number, p.text) for p in doc.pages]
     )
+    db.executemany(
+        "INSERT INTO page_ocr VALUES (?,?,?)",
+        [(doc.doc_id, p.number, p.ocr_confidence) for p in doc.pages if p.ocr],
+    )
     roles = roles or [studies.CONTENT] * len(chunks)
     rowids = []
     for chunk, role in zip(chunks, roles, strict=True):
@@ -229,6 +243,8 @@ def insert_document(
         )
         rowid = int(cur.lastrowid or 0)
         rowids.append(rowid)
+        if chunk.ocr:
+            db.execute("INSERT INTO chunk_ocr VALUES (?)", (rowid,))
         db.executemany(
             "INSERT INTO sentences VALUES (?,?,?,?,?)",
             [(rowid, i, s.page, s.start, s.end) for i, s in enumerate(chunk.sentences)],

@@ -96,8 +96,15 @@ def load_document(db: sqlite3.Connection, doc_id: str) -> tuple[Document, list[C
     return doc, chunks, rowids
 
 
-def refresh_records(db: sqlite3.Connection, taxonomy: Taxonomy) -> int:
-    """Build records (and chunk roles) for documents that lack them or have stale ones."""
+def refresh_records(
+    db: sqlite3.Connection,
+    taxonomy: Taxonomy,
+    on_error: Callable[[str, Exception], None] | None = None,
+) -> int:
+    """Build records (and chunk roles) for documents that lack them or have stale ones.
+
+    With `on_error`, a document whose record fails is left as it was and handed to it.
+    """
     stale = [
         r[0]
         for r in db.execute(
@@ -108,14 +115,24 @@ def refresh_records(db: sqlite3.Connection, taxonomy: Taxonomy) -> int:
         )
     ]
     for doc_id in stale:
-        doc, chunks, rowids = load_document(db, doc_id)
-        store_record(db, build_record(doc, chunks, taxonomy))
-        roles = [chunk_role(chunk, doc.title) for chunk in chunks]
-        store_roles(db, rowids, roles)
-        keyword.delete_chunks(
-            db, [r for r, role in zip(rowids, roles, strict=True) if role != CONTENT]
-        )
+        db.execute("SAVEPOINT record")
+        try:
+            _refresh_record(db, doc_id, taxonomy)
+        except Exception as exc:
+            if on_error is None:
+                raise
+            db.execute("ROLLBACK TO record")
+            on_error(doc_id, exc)
+        db.execute("RELEASE record")
     return len(stale)
+
+
+def _refresh_record(db: sqlite3.Connection, doc_id: str, taxonomy: Taxonomy) -> None:
+    doc, chunks, rowids = load_document(db, doc_id)
+    store_record(db, build_record(doc, chunks, taxonomy))
+    roles = [chunk_role(chunk, doc.title) for chunk in chunks]
+    store_roles(db, rowids, roles)
+    keyword.delete_chunks(db, [r for r, role in zip(rowids, roles, strict=True) if role != CONTENT])
 
 
 def _record(data: str, tags: Sequence[Tag], unset: Sequence[tuple[str, str]]) -> StudyRecord:

@@ -19,7 +19,7 @@ from pathlib import Path
 from synth.ingest.chunk import ChunkSettings
 from synth.ingest.embed import DEFAULT_MODEL, Embedder, resolve_model
 from synth.ingest.files import ParseLimits, content_hash, iter_input_files
-from synth.ingest.metadata import DocMetadata, match_record, sidecar_for
+from synth.ingest.metadata import DocMetadata, MetadataError, match_record, sidecar_for
 from synth.ingest.pipeline import FileTask, PreparedFile, run_local
 from synth.models import FileResult, IngestReport, NullProgress, Progress
 from synth.taxonomy import load_taxonomy
@@ -29,14 +29,14 @@ from .build import (
     DEFAULT_INDEX_DIR,
     IndexNotFound,
     Manifest,
-    live_build,
     locked,
     now,
     publish,
     read_manifest,
     staged_build,
 )
-from .embedding import BackgroundEmbedder
+from .embedding import BackgroundEmbedder, embed_each_document
+from .health import writable_build
 from .reader import Index
 
 
@@ -72,7 +72,12 @@ def _pending_curation(old: Path, report: IngestReport, curation: _Curation) -> N
             if result.status != "unchanged" or not result.doc_id:
                 continue
             title, head = store.head_text(db, result.doc_id)
-            meta = curation.match(Path(result.path), title, head)
+            try:
+                meta = curation.match(Path(result.path), title, head)
+            except Exception as exc:  # a broken sidecar: the indexed version stays as it is
+                result.reason = f"metadata not updated: {_reason(exc)}"
+                report.warnings.append(f"{result.path}: {result.reason}")
+                continue
             if meta is None:
                 continue
             stored = db.execute(
@@ -189,7 +194,7 @@ def ingest(
     progress = progress or NullProgress()
     report = IngestReport()
     with locked(root):
-        old = live_build(root)
+        old = writable_build(root)
         current = read_manifest(old).model if old is not None else DEFAULT_MODEL
         model = resolve_model(model or current)  # "fast" is recorded as the precision it means
         files = list(iter_input_files(paths))
@@ -238,15 +243,25 @@ def _store_files(
             result = _drop_duplicate(db, plan)
         else:
             ready = next(prepared)
-            result = _store_one(db, by_path[ready.task.path], ready, job.model)
+            plan = by_path[ready.task.path]
+            result = _store_one(db, plan, ready, job.model, job.curation, kept)
         report.files.append(result)
         if result.status in ("added", "replaced") and result.doc_id:
-            title, head = store.head_text(db, result.doc_id)
-            curation = job.curation
-            meta = curation.match(plan.path, title, head) or kept.get(str(plan.path.resolve()))
-            facets.store_metadata(db, result.doc_id, meta)
             background.feed(db, result.doc_id)
         job.progress.advance()
+
+
+def _attach_metadata(
+    db: sqlite3.Connection,
+    path: Path,
+    doc_id: str,
+    curation: _Curation,
+    kept: dict[str, DocMetadata],
+) -> None:
+    """Match and store a stored document's metadata (a sidecar beside it wins)."""
+    title, head = store.head_text(db, doc_id)
+    meta = curation.match(path, title, head) or kept.get(str(path.resolve()))
+    facets.store_metadata(db, doc_id, meta)
 
 
 def _write_build(
@@ -262,11 +277,17 @@ def _write_build(
         if old is not None and unchanged:
             raise _NothingNew
         taxonomy = load_taxonomy(job.curation.taxonomy)
-        studies.refresh_records(db, taxonomy)
+        failures: dict[str, Exception] = {}
+        studies.refresh_records(db, taxonomy, on_error=failures.__setitem__)
+        _drop_failed(db, report, failures, "study record")
         db.commit()
-        report.n_embedded, report.n_cached = background.finish(db, job.progress)
+        _embed_isolated(db, background, report, job)
         db.commit()
-        facets.tag_build(db, taxonomy, job.get_embedder)
+        failures = {}
+        facets.tag_build(db, taxonomy, job.get_embedder, on_error=failures.__setitem__)
+        _drop_failed(db, report, failures, "tagging")
+        if old is not None and not job.rebuild and not report.changed and not job.curation.pending:
+            raise _NothingNew
         db.commit()
         dimension = store.stored_dimension(db) or job.get_embedder().dimension
         n_vectors, faiss_name = vectors.write_index(
@@ -284,10 +305,43 @@ def _write_build(
             n_documents=0,
             n_chunks=0,
             faiss_index=faiss_name,
+            parent=old.name if old is not None else "",
         )
         keyword.refresh_common_terms(db)
         publish(root, tmp, db, manifest)
     return build_id
+
+
+def _embed_isolated(
+    db: sqlite3.Connection, background: BackgroundEmbedder, report: IngestReport, job: _Job
+) -> None:
+    """Embed every new chunk; if a batch fails, embed file by file and fail only the files
+    whose chunks cannot be embedded."""
+    try:
+        report.n_embedded, report.n_cached = background.finish(db, job.progress)
+    except Exception:
+        db.rollback()  # drop any half-written batch; stored documents were committed before
+        embedded, failures = embed_each_document(db, job.get_embedder, job.model)
+        _drop_failed(db, report, failures, "embedding")
+        report.n_embedded = background.done + embedded
+
+
+def _drop_failed(
+    db: sqlite3.Connection, report: IngestReport, failures: dict[str, Exception], stage: str
+) -> None:
+    """Remove this batch's documents that failed a build-wide stage and say so per file.
+
+    Documents indexed before this batch are kept as they are (a warning names them).
+    """
+    for doc_id, exc in failures.items():
+        mine = [f for f in report.files if f.doc_id == doc_id and f.status in ("added", "replaced")]
+        if not mine:
+            report.warnings.append(f"document {doc_id}: {stage} failed ({_reason(exc)}); kept")
+            continue
+        store.delete_document(db, doc_id)
+        for result in mine:
+            result.status, result.n_chunks = "failed", 0
+            result.reason = f"{stage} failed: {_reason(exc)}"
 
 
 def _kept_metadata(db: sqlite3.Connection, plans: list[_Plan]) -> dict[str, DocMetadata]:
@@ -309,13 +363,22 @@ def _drop_duplicate(db: sqlite3.Connection, plan: _Plan) -> FileResult:
     return FileResult(str(plan.path), "replaced", reason, doc_id=plan.digest[:16])
 
 
-def _store_one(db: sqlite3.Connection, plan: _Plan, ready: PreparedFile, model: str) -> FileResult:
-    """Store one prepared file inside a savepoint, so a failure leaves no trace."""
+def _store_one(
+    db: sqlite3.Connection,
+    plan: _Plan,
+    ready: PreparedFile,
+    model: str,
+    curation: _Curation,
+    kept: dict[str, DocMetadata],
+) -> FileResult:
+    """Store one prepared file and its metadata inside a savepoint, so a failure (a broken
+    sidecar included) leaves no trace and the file's previous version stays."""
     name = str(plan.path)
     if ready.error or ready.document is None or ready.chunks is None:
         return FileResult(name, "failed", ready.error)
     doc, chunks = ready.document, ready.chunks
     db.execute("SAVEPOINT doc")
+    stage = "could not store"
     try:
         if plan.replaces:
             store.delete_document(db, plan.replaces)
@@ -325,20 +388,30 @@ def _store_one(db: sqlite3.Connection, plan: _Plan, ready: PreparedFile, model: 
         store.insert_document(db, doc, chunks, model, ready.roles)
         if ready.record is not None:
             studies.store_record(db, ready.record)
+        stage = "metadata"
+        _attach_metadata(db, plan.path, doc.doc_id, curation, kept)
     except Exception as exc:
         db.execute("ROLLBACK TO doc")
         db.execute("RELEASE doc")
-        return FileResult(name, "failed", f"could not store: {exc}")
+        return FileResult(name, "failed", f"{stage}: {_reason(exc)}")
     db.execute("RELEASE doc")
     status = "replaced" if plan.replaces or existing else "added"
     return FileResult(name, status, doc_id=doc.doc_id, n_chunks=len(chunks))
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as a one-line reason: our own errors by message, others with their type."""
+    text = " ".join(str(exc).split())[:300]
+    if isinstance(exc, MetadataError | ValueError | OSError) and text:
+        return text
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 
 def remove(targets: Iterable[str], root: str | Path = DEFAULT_INDEX_DIR) -> list[str]:
     """Drop documents by file name, path or doc id; returns the sources removed."""
     root = Path(root)
     with locked(root):
-        old = live_build(root)
+        old = writable_build(root)
         if old is None:
             raise IndexNotFound(f"no index at '{root}'")
         manifest = read_manifest(old)
@@ -374,7 +447,7 @@ def update_tags(
     """
     root = Path(root)
     with locked(root):
-        old = live_build(root)
+        old = writable_build(root)
         if old is None:
             raise IndexNotFound(f"no index at '{root}'")
         with contextlib.closing(Index(root, old)) as index:

@@ -35,7 +35,8 @@ class _Sentence:
 
     @property
     def words(self) -> int:
-        return len(self.text.split())
+        """Words, counting every MAX_WORD_CHARS characters of an endless token as one."""
+        return max(len(self.text.split()), len(self.text) // MAX_WORD_CHARS)
 
 
 @lru_cache(maxsize=1)
@@ -45,14 +46,37 @@ def sentence_pipeline() -> Language:
 
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
-    nlp.max_length = 5_000_000
+    nlp.max_length = PIECE_CHARS + 1
     return nlp
+
+
+# spaCy reads text in pieces of at most this many characters (cut at a space), so no block,
+# however long, reaches its max_length or its memory cost grows with the file.
+PIECE_CHARS = 100_000
+# Characters a "word" may have before it is cut (a line of base64 or a 1 MB string with no
+# spaces); chunks stay bounded in characters as well as words.
+MAX_WORD_CHARS = 40
+
+
+def pieces(text: str, limit: int = PIECE_CHARS) -> list[tuple[int, str]]:
+    """(offset, piece) covering `text`, each piece at most `limit` characters, cut at spaces."""
+    out: list[tuple[int, str]] = []
+    start = 0
+    while len(text) - start > limit:
+        cut = text.rfind(" ", start + limit // 2, start + limit)
+        end = cut + 1 if cut > 0 else start + limit
+        out.append((start, text[start:end]))
+        start = end
+    out.append((start, text[start:]))
+    return out
 
 
 def _split_long(sentence: _Sentence, max_words: int) -> list[_Sentence]:
     """Cut a run-on 'sentence' (a table, a reference list) into word windows, keeping offsets."""
     words = list(re.finditer(r"\S+", sentence.text))
-    if len(words) <= max_words:
+    if len(sentence.text) > max_words * MAX_WORD_CHARS:
+        words = list(re.finditer(rf"\S{{1,{MAX_WORD_CHARS}}}", sentence.text))
+    elif len(words) <= max_words:
         return [sentence]
     pieces = []
     for i in range(0, len(words), max_words):
@@ -72,8 +96,10 @@ def _split_long(sentence: _Sentence, max_words: int) -> list[_Sentence]:
 def _sections(doc: Document, settings: ChunkSettings) -> list[tuple[list[str], list[_Sentence]]]:
     """Walk the document's blocks in order and group body sentences under their heading path."""
     nlp = sentence_pipeline()
-    bodies = [(page, block) for page in doc.pages for block in page.blocks if block.kind == "body"]
-    parsed = iter(nlp.pipe((block.text for _, block in bodies), batch_size=64))
+    bodies = [block for page in doc.pages for block in page.blocks if block.kind == "body"]
+    cut = [pieces(block.text) for block in bodies]
+    parsed = iter(nlp.pipe((text for parts in cut for _, text in parts), batch_size=64))
+    cuts = iter(cut)
     sections: list[tuple[list[str], list[_Sentence]]] = []
     stack: list[tuple[int, str]] = []
     current: list[_Sentence] = []
@@ -91,14 +117,15 @@ def _sections(doc: Document, settings: ChunkSettings) -> list[tuple[list[str], l
                     stack.pop()
                 stack.append((block.level, block.text))
                 continue
-            for sent in next(parsed).sents:
-                text = sent.text.strip()
-                if not text:
-                    continue
-                lead = len(sent.text) - len(sent.text.lstrip())
-                start = block.start + sent.start_char + lead
-                sentence = _Sentence(page.number, start, start + len(text), text)
-                current.extend(_split_long(sentence, settings.max_words))
+            for offset, _ in next(cuts):
+                for sent in next(parsed).sents:
+                    text = sent.text.strip()
+                    if not text:
+                        continue
+                    lead = len(sent.text) - len(sent.text.lstrip())
+                    start = block.start + offset + sent.start_char + lead
+                    sentence = _Sentence(page.number, start, start + len(text), text)
+                    current.extend(_split_long(sentence, settings.max_words))
     flush()
     return sections
 
@@ -135,6 +162,7 @@ def _windows(sentences: list[_Sentence], settings: ChunkSettings) -> list[list[_
 def chunk_document(doc: Document, settings: ChunkSettings | None = None) -> list[Chunk]:
     """Chunks never cross a heading; each records every sentence's page and offsets."""
     settings = settings or ChunkSettings()
+    ocr_pages = {p.number for p in doc.pages if p.ocr}
     chunks: list[Chunk] = []
     for path, sentences in _sections(doc, settings):
         for window in _windows(sentences, settings):
@@ -149,6 +177,7 @@ def chunk_document(doc: Document, settings: ChunkSettings | None = None) -> list
                     page_end=window[-1].page,
                     text=" ".join(s.text for s in window),
                     sentences=[SentenceSpan(s.page, s.start, s.end) for s in window],
+                    ocr=any(s.page in ocr_pages for s in window),
                 )
             )
     return chunks

@@ -23,6 +23,14 @@ class ParseLimits:
 
     max_bytes: int = 250 * 1024 * 1024
     max_pages: int = 3000
+    # Text after parsing: 3,000 dense pages; about 25 minutes of ingest on two cores.
+    max_chars: int = 10_000_000
+    # OCR of pages without a text layer (Tesseract); seconds allowed for one page: a clean page
+    # takes 7-25 s here, up to 60 s when the machine is loaded (benchmarks/README.md).
+    ocr: bool = True
+    ocr_page_seconds: float = 180.0
+    # Scanned pages OCR'd per file (at 3-6 s a page, about half an hour at most).
+    ocr_max_pages: int = 300
 
 
 def content_hash(data: bytes) -> str:

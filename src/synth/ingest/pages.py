@@ -52,14 +52,32 @@ COMPOUND_TAILS = {
 }
 
 
+# Control characters carry no text: dropped at parse, so no escape sequence reaches a terminal,
+# an export or the index (form feed and vertical tab are line breaks).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
 def normalise(text: str) -> str:
     """NFKC folds ligatures and compatibility forms so quotes match what readers type."""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", _CONTROL_RE.sub("", text))
     return text.replace("\u2010", "-").replace("\u2011", "-").replace("\u00a0", " ")
 
 
 def collapse(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
+
+
+# Longest title or author kept from a file's own metadata (a PDF /Title can hold megabytes; the
+# title is stored with every chunk for keyword search).
+MAX_TITLE_CHARS = 500
+
+
+def clip(text: str, limit: int = MAX_TITLE_CHARS) -> str:
+    """Text cut to `limit` characters at a word boundary, marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return cut.rstrip() + "…"
 
 
 def new_document(path: Path, digest: str, title: str, pages: list[Page], kind: str) -> Document:
@@ -68,7 +86,7 @@ def new_document(path: Path, digest: str, title: str, pages: list[Page], kind: s
         source=path.name,
         path=str(path.resolve()),
         content_hash=digest,
-        title=title or path.stem,
+        title=clip(collapse(_CONTROL_RE.sub("", title))) or path.stem,
         pages=pages,
         kind=kind,
     )
@@ -94,27 +112,36 @@ def looks_like_title(text: str) -> bool:
 
 
 def join_lines(lines: list[str], vocabulary: set[str] | None = None) -> str:
-    """Join a paragraph's lines, mending words hyphenated across line breaks."""
+    """Join a paragraph's lines, mending words hyphenated across line breaks.
+
+    Linear in the number of lines: each line looks only at the end of the one before it (a
+    10,000-line page joined by re-searching the growing text took over ten minutes).
+    """
     vocabulary = vocabulary or set()
-    out = ""
+    parts: list[str] = []
     for line in lines:
-        if not out:
-            out = line
+        if not parts:
+            parts.append(line)
             continue
-        m = re.search(r"([^\W\d_]+)[-\u00ad]$", out)
-        n = re.match(r"([^\W\d_]+)", line)
+        m = _HYPHEN_END.search(parts[-1][-_TAIL:])
+        n = _WORD_START.match(line)
         if m and n and line[0].islower():
             head, tail = m.group(1), n.group(1)
             compound = f"{head}-{tail}".lower()
-            if compound in vocabulary or (
+            keep = compound in vocabulary or (
                 tail.lower() in COMPOUND_TAILS and (head + tail).lower() not in vocabulary
-            ):
-                out = out[:-1] + "-" + line
-            else:
-                out = out[:-1] + line
+            )
+            parts[-1] = parts[-1][:-1] + ("-" if keep else "")
+            parts.append(line)
         else:
-            out = out + " " + line
-    return collapse(out)
+            parts.append(" " + line)
+    return collapse("".join(parts))
+
+
+# A hyphenated word is looked for in the last _TAIL characters of the line before.
+_TAIL = 200
+_HYPHEN_END = re.compile(r"([^\W\d_]+)[-\u00ad]$")
+_WORD_START = re.compile(r"([^\W\d_]+)")
 
 
 def assemble_page(number: int, blocks: list[tuple[str, int, str]]) -> Page:

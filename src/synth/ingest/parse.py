@@ -11,7 +11,15 @@ from pathlib import Path
 from synth.models import Document
 
 from .files import PDF_EXTENSIONS, SUPPORTED_EXTENSIONS, ParseError, ParseLimits, content_hash
-from .pages import assemble_page, collapse, join_lines, looks_like_title, new_document, normalise
+from .pages import (
+    assemble_page,
+    clip,
+    collapse,
+    join_lines,
+    looks_like_title,
+    new_document,
+    normalise,
+)
 from .pdf import parse_pdf
 
 # pypdf logs every repair it attempts; a failed file is reported once, with its reason, instead.
@@ -39,22 +47,47 @@ def parse_file(path: str | Path, limits: ParseLimits | None = None) -> Document:
     if suffix in PDF_EXTENSIONS:
         doc = parse_pdf(path, data, digest, limits)
     else:
-        doc = _parse_text_report(path, data, digest, suffix)
+        doc = _parse_text_report(path, data, digest, suffix, limits)
     if not any(p.text.strip() for p in doc.pages):
         raise ParseError("no text layer (scanned?)")
+    check_length(sum(len(p.text) for p in doc.pages), limits)
     return doc
+
+
+def check_length(n_chars: int, limits: ParseLimits) -> None:
+    if n_chars > limits.max_chars:
+        raise ParseError(f"too large ({n_chars:,} characters > limit {limits.max_chars:,})")
 
 
 # ---------------------------------------------------------------- text reports
 
 
+# Share of control characters (other than tab, line breaks and form feed) past which a "text"
+# file is binary data (beyond a few dozen): real text has none or a stray escape sequence;
+# random bytes decoded as cp1252 have about 12%.
+MAX_CONTROL_SHARE = 0.01
+
+
 def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("utf-8", errors="replace")
+    """Text from bytes: UTF-8 (or UTF-16 with a BOM), else Windows-1252; binary is refused."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", errors="replace")
+    elif b"\x00" in data:
+        raise ParseError("binary data, not text")
+    else:
+        text = ""
+        for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+    sample = text[:1_000_000]
+    controls = sum(1 for ch in sample if ch < " " and ch not in "\t\n\r\x0c")
+    controls += sum(1 for ch in sample if "\x7f" <= ch <= "\x9f" or ch == "\ufffd")
+    if controls > max(32, MAX_CONTROL_SHARE * len(sample)):  # a stray escape is still text
+        raise ParseError("binary data, not text")
+    return text
 
 
 def front_matter(text: str) -> tuple[dict[str, str], str]:
@@ -170,8 +203,12 @@ class _HTMLBlocks(HTMLParser):
         self._flush()
 
 
-def _parse_text_report(path: Path, data: bytes, digest: str, suffix: str) -> Document:
-    text = normalise(_decode(data)).replace("\r\n", "\n").replace("\r", "\n")
+def _parse_text_report(
+    path: Path, data: bytes, digest: str, suffix: str, limits: ParseLimits
+) -> Document:
+    text = _decode(data)
+    check_length(len(text), limits)  # before the work: a 50 MB text is refused at once
+    text = normalise(text).replace("\r\n", "\n").replace("\r", "\n")
     meta: dict[str, str] = {}
     title = ""
     if suffix in (".md", ".markdown"):
@@ -192,6 +229,6 @@ def _parse_text_report(path: Path, data: bytes, digest: str, suffix: str) -> Doc
     if not title:
         title = next((b[2] for b in blocks if b[0] == "heading"), "")
     doc = new_document(path, digest, title, [assemble_page(1, blocks)], kind)
-    doc.author = meta.get("author", "")
+    doc.author = clip(meta.get("author", ""))
     doc.created = meta.get("date", "")
     return doc

@@ -11,12 +11,14 @@ from pathlib import Path
 
 from synth.models import Document, Page
 
+from . import ocr
 from .files import ParseError, ParseLimits
 from .pages import (
     BULLET_RE,
     PAGE_NUMBER_RE,
     SENTENCE_END,
     assemble_page,
+    clip,
     collapse,
     is_heading_text,
     join_lines,
@@ -34,6 +36,7 @@ class _Line:
     y: float | None
     heading: bool = False
     level: int = 0
+    x: float | None = None
 
 
 @dataclass
@@ -45,8 +48,12 @@ class _LineBuilder:
     bold_chars: int = 0
     chars: int = 0
     y: float | None = None
+    x: float | None = None
+    last_x: float = 0.0  # where the latest fragment started, its size and length
+    last_size: float = 0.0
+    last_chars: int = 0
 
-    def add(self, text: str, size: float, bold: bool, y: float) -> None:
+    def add(self, text: str, size: float, bold: bool, y: float, x: float | None = None) -> None:
         self.parts.append(text)
         visible = len(text.strip())
         if visible:
@@ -54,20 +61,35 @@ class _LineBuilder:
             self.chars += visible
             self.bold_chars += visible if bold else 0
             if self.y is None:
-                self.y = y
+                self.y, self.x = y, x
+            if x is not None:
+                self.last_x, self.last_size, self.last_chars = x, size, len(text)
+
+    def jumps_column(self, x: float | None, width: float, size: float) -> bool:
+        """A fragment far to the right of this line, across the page's middle: the same line
+        of the other column, as content streams that interleave columns write it."""
+        if x is None or self.x is None or not self.chars or not width:
+            return False
+        end = self.last_x + 0.45 * self.last_size * self.last_chars  # a rough right edge
+        return self.x < width / 2 < x and x > end + 1.5 * size
 
     def close(self) -> _Line | None:
         text = collapse(normalise("".join(self.parts)))
         if not text:
             return None
         size = self.sizes.most_common(1)[0][0] if self.sizes else 0.0
-        return _Line(text, size, self.chars > 0 and self.bold_chars * 2 > self.chars, self.y)
+        bold = self.chars > 0 and self.bold_chars * 2 > self.chars
+        return _Line(text, size, bold, self.y, x=self.x)
 
 
 def _page_lines(page: object) -> list[_Line]:
-    """Read one page's text lines with font size, boldness and vertical position."""
+    """Read one page's text lines with font size, boldness and position, in reading order."""
     lines: list[_Line] = []
     current = _LineBuilder()
+    try:
+        width = float(page.mediabox.width)  # type: ignore[attr-defined]
+    except Exception:
+        width = 0.0
 
     def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
         nonlocal current
@@ -75,28 +97,80 @@ def _page_lines(page: object) -> list[_Line]:
         name = str(font.get("/BaseFont", "")) if isinstance(font, dict) else ""
         bold = any(w in name.lower() for w in ("bold", "black", "heavy", "semibold"))
         y = tm[5] * cm[3] + cm[5]
-        pieces = text.split("\n")
-        for i, piece in enumerate(pieces):
-            if i:
+        # Rotated text (a landscape table) has no left and right columns to speak of.
+        x = tm[4] * cm[0] + cm[4] if abs(tm[1]) + abs(cm[1]) < 1e-6 else None
+        for i, piece in enumerate(text.split("\n")):
+            if i or current.jumps_column(x, width, float(size) * scale):
                 line = current.close()
                 if line:
                     lines.append(line)
                 current = _LineBuilder()
             if piece:
-                current.add(piece, float(size) * scale, bold, y)
+                current.add(piece, float(size) * scale, bold, y, x)
 
     page.extract_text(visitor_text=visit)  # type: ignore[attr-defined]
     last = current.close()
     if last:
         lines.append(last)
-    return lines
+    return column_order(lines, width) if width else lines
+
+
+# A page is read as two columns when at least this share of its lines sit wholly in each half.
+COLUMN_SHARE = 0.25
+
+
+def _aligned(lines: list[_Line], share: float = 0.6) -> bool:
+    """Most of these lines start at one x (a column's margin), give or take 2 pt."""
+    starts = Counter(round((line.x or 0.0) / 4) for line in lines)
+    return bool(lines) and starts.most_common(1)[0][1] >= share * len(lines)
+
+
+def column_order(lines: list[_Line], width: float) -> list[_Line]:
+    """Lines of a two-column page in reading order: between full-width lines (titles, running
+    heads), the left column top to bottom, then the right. Content streams that interleave the
+    columns line by line read as mixed sentences otherwise; single-column pages are unchanged.
+    """
+    middle = width / 2
+
+    def side(line: _Line) -> str:
+        if line.x is None or line.y is None:
+            return "span"
+        if line.x > middle - line.size:
+            return "right"
+        # A rough right edge; only lines reaching well past the middle span both columns.
+        right = line.x + 0.45 * line.size * len(line.text)
+        return "left" if right < middle + 0.1 * width else "span"
+
+    sides = [side(line) for line in lines]
+    if min(sides.count("left"), sides.count("right")) < COLUMN_SHARE * len(lines):
+        return lines
+    pairs = list(zip(sides, lines, strict=True))
+    if not all(_aligned([ln for s, ln in pairs if s == c]) for c in ("left", "right")):
+        return lines  # many different starts: a table, not two columns of text
+    ordered: list[_Line] = []
+    band: list[tuple[str, _Line]] = []
+
+    def flush() -> None:
+        for column in ("left", "right"):
+            part = [line for s, line in band if s == column]
+            ordered.extend(sorted(part, key=lambda line: -(line.y or 0.0)))
+        band.clear()
+
+    for s, line in sorted(zip(sides, lines, strict=True), key=lambda p: -(p[1].y or 0.0)):
+        if s == "span":
+            flush()
+            ordered.append(line)
+        else:
+            band.append((s, line))
+    flush()
+    return ordered
 
 
 def _pdf_metadata_title(reader: object) -> str:
     meta = getattr(reader, "metadata", None)
     title = ""
     try:
-        title = collapse(str(meta.title or "")) if meta else ""
+        title = clip(collapse(str(meta.title or "")[:100_000])) if meta else ""
     except Exception:
         title = ""
     title = re.sub(r"^Microsoft (Word|PowerPoint) - ", "", title)
@@ -113,24 +187,116 @@ def _pdf_date(meta: object, attr: str) -> str:
     return value.isoformat() if value else ""
 
 
+BOMB_REASON = "decompression bomb / stream too large"
+
+
+def _decrypt(reader: object) -> None:
+    """Open a PDF encrypted with an empty user password (as many 'protected' reports are)."""
+    from pypdf.errors import DependencyError
+
+    try:
+        opened = reader.decrypt("")  # type: ignore[attr-defined]
+    except DependencyError as exc:
+        raise ParseError("encrypted (AES, needs the cryptography package)") from exc
+    except Exception as exc:
+        raise ParseError(f"encrypted PDF (cannot open: {exc})") from exc
+    if not opened:
+        raise ParseError("encrypted PDF (password required)")
+
+
+def _read_pages(reader: object) -> list[list[_Line]]:
+    """Every page's lines; a page that cannot be read is empty, and if none can, the file
+    fails with the reason of the first failure."""
+    from pypdf.errors import LimitReachedError
+
+    page_lines: list[list[_Line]] = []
+    errors: list[BaseException] = []
+    for page in reader.pages:  # type: ignore[attr-defined]
+        try:
+            lines = _page_lines(page)
+            if not lines:  # pypdf's text extraction swallows a bomb; decoding it does not
+                contents = page.get_contents()
+                if contents is not None:
+                    contents.get_data()
+            page_lines.append(lines)
+        except (LimitReachedError, MemoryError) as exc:
+            raise ParseError(BOMB_REASON) from exc
+        except Exception as exc:
+            errors.append(exc)
+            page_lines.append([])
+    if errors and len(errors) == len(page_lines):
+        first = errors[0]
+        raise ParseError(f"corrupt or unreadable PDF (no page could be read: {first!r:.120})")
+    return page_lines
+
+
+def _has_images(page: object) -> bool:
+    """A page with an XObject (an image, or a form that may hold one): worth OCR if textless."""
+    try:
+        resources = page.get("/Resources") or {}  # type: ignore[attr-defined]
+        return "/XObject" in resources.get_object()
+    except Exception:
+        return False
+
+
+def _ocr_scanned_pages(
+    path: Path, reader: object, page_lines: list[list[_Line]], limits: ParseLimits
+) -> dict[int, float]:
+    """OCR the pages that have an image but no text layer, in place; page -> confidence.
+
+    A file with no text at all fails with the reason OCR could not help (off, not installed,
+    too many pages, or every page failed); a page that fails in a file with text stays empty.
+    """
+    pages = reader.pages  # type: ignore[attr-defined]
+    scanned = [i for i, lines in enumerate(page_lines) if not lines and _has_images(pages[i])]
+    textless = not any(page_lines)
+    if not scanned:
+        return {}
+    why = "" if limits.ocr else "OCR is off (--no-ocr)"
+    why = why or ocr.unavailable()
+    if not why and len(scanned) > limits.ocr_max_pages:
+        why = f"{len(scanned)} scanned pages > OCR limit {limits.ocr_max_pages}"
+    if why:
+        if textless:
+            raise ParseError(f"no text layer (scanned?); {why}")
+        return {}
+    confidence: dict[int, float] = {}
+    errors: list[str] = []
+    for i in scanned:
+        try:
+            page = ocr.ocr_page(path, i + 1, limits.ocr_page_seconds)
+        except ocr.OcrError as exc:
+            errors.append(str(exc))
+            continue
+        page_lines[i] = [_ocr_line(line) for line in page.lines]
+        confidence[i + 1] = page.confidence
+    if textless and not any(page_lines):
+        raise ParseError(
+            f"no text layer, and OCR found no text ({'; '.join(errors[:2]) or 'blank'})"
+        )
+    return confidence
+
+
+def _ocr_line(line: ocr.OcrLine) -> _Line:
+    """An OCR'd line as the text reader's line: size from its height, y growing upwards."""
+    return _Line(collapse(normalise(line.text)), round(line.height * 2) / 2, False, -line.top)
+
+
 def parse_pdf(path: Path, data: bytes, digest: str, limits: ParseLimits) -> Document:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
-            try:
-                opened = reader.decrypt("")
-            except Exception as exc:
-                raise ParseError(f"encrypted PDF (cannot open: {exc})") from exc
-            if not opened:
-                raise ParseError("encrypted PDF (password required)")
+            _decrypt(reader)
         n_pages = len(reader.pages)
     except ParseError:
         raise
+    except (LimitReachedError, MemoryError) as exc:
+        raise ParseError(BOMB_REASON) from exc
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise ParseError(f"corrupt or unreadable PDF ({exc.__class__.__name__}: {exc})") from exc
     except Exception as exc:
@@ -140,21 +306,19 @@ def parse_pdf(path: Path, data: bytes, digest: str, limits: ParseLimits) -> Docu
     if n_pages > limits.max_pages:
         raise ParseError(f"too large ({n_pages} pages > limit {limits.max_pages})")
 
-    page_lines: list[list[_Line]] = []
-    failures = 0
-    for page in reader.pages:
-        try:
-            page_lines.append(_page_lines(page))
-        except Exception:
-            failures += 1
-            page_lines.append([])
-    if failures == n_pages:
-        raise ParseError("corrupt or unreadable PDF (no page could be read)")
+    page_lines = _read_pages(reader)
+    ocr = _ocr_scanned_pages(path, reader, page_lines, limits)
+    n_chars = sum(len(line.text) for lines in page_lines for line in lines)
+    if n_chars > limits.max_chars:
+        raise ParseError(f"too large ({n_chars:,} characters > limit {limits.max_chars:,})")
 
     _drop_running_lines(page_lines)
     _mark_headings(page_lines)
     vocabulary = _vocabulary(page_lines)
     pages = [_build_pdf_page(i + 1, lines, vocabulary) for i, lines in enumerate(page_lines)]
+    for page in pages:
+        if page.number in ocr:
+            page.ocr, page.ocr_confidence = True, ocr[page.number]
 
     title = _pdf_metadata_title(reader)
     if not title:
@@ -163,7 +327,7 @@ def parse_pdf(path: Path, data: bytes, digest: str, limits: ParseLimits) -> Docu
     meta = reader.metadata
     if meta is not None:
         try:
-            doc.author = collapse(str(meta.author or ""))
+            doc.author = clip(collapse(str(meta.author or "")))
         except Exception:
             doc.author = ""
         doc.created = _pdf_date(meta, "creation_date")
@@ -307,6 +471,8 @@ def _paragraph_breaks(lines: list[_Line]) -> list[bool]:
             wide = False
         elif a.heading and b.heading:
             wide = gap > 1.6 * max(a.size, b.size) or gap < 0
+        elif gap < 0 and not a.text.endswith((".", "?", "!", ":")) and b.text[:1].islower():
+            wide = False  # a sentence running on at the top of the next column
         else:
             wide = typical is not None and (gap > typical * 1.35 or gap < 0)
         breaks.append(bool(wide or BULLET_RE.match(b.text)))

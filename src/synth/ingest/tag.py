@@ -20,6 +20,8 @@ import numpy as np
 from synth.models import Tag
 from synth.taxonomy import DERIVED_FROM_COUNTRY, Taxonomy
 
+from .chunk import pieces
+
 if TYPE_CHECKING:
     from .embed import Embedder
 
@@ -175,17 +177,18 @@ class Tagger:
     def _count(self, text: str) -> Counter[tuple[str, str]]:
         from spacy.util import filter_spans
 
-        doc = self.nlp.make_doc(text)
-        spans = []
-        for matcher in (self._lower, self._exact):
-            for match_id, start, end in matcher(doc):
-                span = doc[start:end]
-                span.label_ = self.nlp.vocab.strings[match_id]
-                spans.append(span)
         counts: Counter[tuple[str, str]] = Counter()
-        for span in filter_spans(spans):
-            facet, value, kind = span.label_.split("\t")
-            counts[(facet, value)] += KIND_WEIGHT.get(kind, 1.0)
+        for _, piece in pieces(text):  # bounded pieces: no spaCy max_length on long text
+            doc = self.nlp.make_doc(piece)
+            spans = []
+            for matcher in (self._lower, self._exact):
+                for match_id, start, end in matcher(doc):
+                    span = doc[start:end]
+                    span.label_ = self.nlp.vocab.strings[match_id]
+                    spans.append(span)
+            for span in filter_spans(spans):
+                facet, value, kind = span.label_.split("\t")
+                counts[(facet, value)] += KIND_WEIGHT.get(kind, 1.0)
         return counts
 
     def _with_derived(self, tags: dict[tuple[str, str], Tag]) -> list[Tag]:

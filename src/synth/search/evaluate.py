@@ -134,11 +134,14 @@ def load_qa(path: str | Path) -> QASet:
 def parse_qa(text: str, name: str = "QA file") -> QASet:
     """Parse QA TSV text; line numbers are the file's own (blank and # lines are skipped)."""
     lines = [line.rstrip("\r") for line in text.split("\n")]
-    rows = [
-        (n, row)
-        for n, row in enumerate(csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE), 1)
-        if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#")
-    ]
+    try:
+        rows = [
+            (n, row)
+            for n, row in enumerate(csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE), 1)
+            if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#")
+        ]
+    except csv.Error as exc:  # a cell past csv's field size limit (128 kB)
+        raise QAFileError(f"{name}: {exc}") from None
     if not rows:
         raise QAFileError(f"{name}: empty QA file (expected a header row: query, phrase, ...)")
     header_line, header = rows[0]

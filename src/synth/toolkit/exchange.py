@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import fields
 from typing import Literal
 
+from synth.ingest.safeload import LoadError, load_json
+
 from .entries import SECTIONS, ToolkitEntry, ToolkitError
 
 CSV_FIELDS = [f.name for f in fields(ToolkitEntry)]
@@ -35,23 +37,43 @@ def entries_to_csv(entries: Iterable[ToolkitEntry]) -> str:
 
 def entries_from_text(text: str, fmt: Literal["json", "csv"]) -> list[ToolkitEntry]:
     """Parse an export (JSON list or object, or CSV); a bad row names its position."""
+    if "\x00" in text:
+        raise ToolkitError("binary data, not a JSON or CSV export")
     if fmt == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ToolkitError(f"not valid JSON: {exc}") from None
-        rows = data if isinstance(data, list) else [data]
+        rows = _json(text)
+        rows = rows if isinstance(rows, list) else [rows]
     else:
-        rows = list(csv.DictReader(io.StringIO(text)))
+        try:
+            rows = list(csv.DictReader(io.StringIO(text)))
+        except csv.Error as exc:
+            raise ToolkitError(f"not valid CSV: {exc}") from None
     entries = []
     for i, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
             raise ToolkitError(f"entry {i}: expected an object")
         try:
             entries.append(ToolkitEntry.from_json(row))
-        except (ToolkitError, json.JSONDecodeError) as exc:
+        except (ToolkitError, ValueError, TypeError, AttributeError, LoadError) as exc:
             raise ToolkitError(f"entry {i} ({row.get('id') or 'no id'}): {exc}") from None
     return entries
+
+
+def _json(text: str) -> object:
+    """JSON within the depth and number limits of synth.ingest.safeload."""
+    try:
+        return load_json(text)
+    except json.JSONDecodeError as exc:
+        raise ToolkitError(f"not valid JSON: {exc}") from None
+    except LoadError as exc:
+        raise ToolkitError(f"not usable JSON: {exc}") from None
+
+
+def read_export(data: bytes) -> str:
+    """An export file's text: UTF-8, else Windows-1252 (Excel's CSV), never a traceback."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
 
 
 _HEADINGS = {re.sub(r"[^a-z]", "", title.lower()): name for name, title in SECTIONS.items()}
@@ -83,10 +105,7 @@ def fields_from_markdown(text: str) -> dict[str, str]:
 def fields_from_file(text: str, suffix: str) -> dict[str, object]:
     """Field values from a JSON object or a Markdown file of sections (`edit ID --from FILE`)."""
     if suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ToolkitError(f"not valid JSON: {exc}") from None
+        data = _json(text)
         if not isinstance(data, dict):
             raise ToolkitError("a JSON fields file must hold one object of field: value")
         return data

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from .markdown import MdBlock, Run, parse_markdown
+from .markdown import MdBlock, Run, format_safe, parse_markdown
 
 
 def _docx_runs(paragraph, runs: list[Run]) -> None:
@@ -32,7 +32,7 @@ def markdown_to_docx(md: str, title: str) -> bytes:
     from docx import Document
 
     document = Document()
-    document.core_properties.title = title
+    document.core_properties.title = format_safe(title)
     document.core_properties.author = "synth"
     for block in parse_markdown(md):
         if block.kind == "heading":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from .markdown import MdBlock, Run, parse_markdown
+from .markdown import MdBlock, Run, format_safe, parse_markdown
 
 CSS = """
 body { font-family: Georgia, "Times New Roman", serif; max-width: 48rem; margin: 2rem auto;
@@ -102,6 +102,6 @@ def markdown_to_html(md: str, title: str) -> str:
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="generator" content="synth">\n'
-        f"<title>{html.escape(title)}</title>\n<style>\n{CSS}\n</style>\n</head>\n"
+        f"<title>{html.escape(format_safe(title))}</title>\n<style>\n{CSS}\n</style>\n</head>\n"
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )

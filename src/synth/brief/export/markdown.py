@@ -123,8 +123,20 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in re.split(r"(?<!\\)\|", line)]
 
 
+# Characters XML 1.0 (DOCX), HTML and PDF text cannot carry: C0 controls other than tab and
+# line breaks, C1 controls, lone surrogates and the two non-characters U+FFFE and U+FFFF.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def format_safe(text: str) -> str:
+    """Text every export format accepts: forbidden characters dropped (a control character in
+    a title made python-docx raise and the brief page fail)."""
+    return _FORBIDDEN.sub("", text)
+
+
 def parse_markdown(text: str) -> list[MdBlock]:
     """Blocks in document order; list items and quote lines continue over wrapped lines."""
+    text = format_safe(text)
     blocks: list[MdBlock] = []
     para: list[str] = []
     current: MdBlock | None = None  # the list item or quote that wrapped lines join

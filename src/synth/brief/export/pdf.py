@@ -19,7 +19,7 @@ from fpdf import FPDF
 
 from synth.ingest.parse import front_matter
 
-from .markdown import MdBlock, Run, plain
+from .markdown import MdBlock, Run, format_safe, plain
 
 SIZES = {1: 18, 2: 14, 3: 12}
 BODY_SIZE = 11
@@ -168,6 +168,7 @@ class _BriefPDF(_ReportPDF):
         self.family, self.mono = "DejaVu", "DejaVuMono"
 
     def text_of(self, text: str) -> str:
+        text = format_safe(text)
         return text if self.unicode else _latin1(text)
 
     def runs(self, runs: list[Run], size: float, height: float) -> None:

@@ -45,6 +45,9 @@ BIB_MONTHS = {m: str(i) for i, m in enumerate(_MONTHS, start=1)}
 _BIB_AT = re.compile(r"@[ \t]*([A-Za-z][\w-]*)\s*([{(])")
 _BIB_NEXT_ENTRY = re.compile(r"^[ \t]*@[ \t]*[A-Za-z][\w-]*\s*[{(]", re.M)
 _BIB_NAME = re.compile(r"[^\s,={}()\"#%'~]+")
+# Longest value a field or @string macro may expand to: `#` chains of macros double per line,
+# so 30 lines reach gigabytes; the longest real abstracts are a few thousand characters.
+MAX_VALUE_CHARS = 100_000
 
 
 class _BibSyntaxError(Exception):
@@ -189,6 +192,7 @@ class _BibParser:
 
     def _value(self, pos: int) -> tuple[str, int]:
         parts: list[str] = []
+        total = 0
         while True:
             pos = self._skip_ws(pos)
             char = self.text[pos] if pos < len(self.text) else ""
@@ -204,6 +208,9 @@ class _BibParser:
             else:
                 raise _BibSyntaxError(pos, "expected a value")
             parts.append(part)
+            total += len(part)
+            if total > MAX_VALUE_CHARS:
+                raise _BibSyntaxError(pos, f"value longer than {MAX_VALUE_CHARS:,} characters")
             pos = self._skip_ws(pos)
             if pos < len(self.text) and self.text[pos] == "#":
                 pos += 1

@@ -10,14 +10,17 @@ import json
 import re
 from pathlib import Path
 
+from ..safeload import LoadError, load_json
 from .record import DocMetadata, MetadataError, _pick_publisher, parse_year
 
 
 def _read_csl_json(text: str, path: Path, warnings: list[str]) -> list[DocMetadata]:
     try:
-        data = json.loads(text)
+        data = load_json(text)
     except json.JSONDecodeError as exc:
         raise MetadataError(f"{path}: line {exc.lineno}: invalid JSON: {exc.msg}") from exc
+    except LoadError as exc:
+        raise MetadataError(f"{path}: {exc}") from exc
     if isinstance(data, dict) and isinstance(data.get("items"), list):
         data = data["items"]
     elif isinstance(data, dict) and ("title" in data or "type" in data):

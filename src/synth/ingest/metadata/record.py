@@ -14,10 +14,16 @@ from datetime import date
 from pathlib import Path, PureWindowsPath
 from urllib.parse import unquote, urlparse
 
+from ..pages import clip
+
 # One logger for the whole package, named as before the split.
 log = logging.getLogger(__package__)
 
 YEAR_RANGE = (1800, 2100)
+# Largest metadata file read (a 10,000-reference CSL-JSON export is about 20 MB), and the largest
+# YAML sidecar (one record: a few kB); pure-Python YAML reads about 1 MB a second.
+MAX_METADATA_BYTES = 64 * 1024 * 1024
+MAX_SIDECAR_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -74,7 +80,7 @@ def parse_year(value: object) -> int | None:
     if isinstance(value, date):
         value = value.year
     if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
+        value = str(value) if abs(value) < 10**9 else ""
     if not isinstance(value, str):
         return None
     match = re.search(r"(?<!\d)(\d{4})(?!\d)", value)
@@ -87,8 +93,12 @@ def parse_year(value: object) -> int | None:
 # ---------------------------------------------------------------- shared helpers
 
 
-def _read_text(path: Path, warnings: list[str]) -> str:
+def _read_text(path: Path, warnings: list[str], max_bytes: int | None = None) -> str:
+    max_bytes = MAX_METADATA_BYTES if max_bytes is None else max_bytes
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise MetadataError(f"{path}: too large ({size:,} bytes > limit {max_bytes:,})")
         data = path.read_bytes()
     except OSError as exc:
         raise MetadataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
@@ -104,7 +114,7 @@ def _read_text(path: Path, warnings: list[str]) -> str:
 
 def _finish(record: DocMetadata, base: Path, warnings: list[str]) -> DocMetadata:
     """Tidy a freshly read record: trimmed text, bare DOI, unique keywords, resolved files."""
-    record.title = _clean(record.title)
+    record.title = clip(_clean(record.title))
     record.publisher = _clean(record.publisher)
     record.abstract = record.abstract.replace("\r\n", "\n").strip()
     record.language = _clean(record.language)

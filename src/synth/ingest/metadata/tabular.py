@@ -14,8 +14,10 @@ from pathlib import Path
 
 import yaml
 
+from ..safeload import LoadError, load_yaml
 from .csl import _csl_type
 from .record import (
+    MAX_SIDECAR_BYTES,
     DocMetadata,
     MetadataError,
     _finish,
@@ -107,7 +109,8 @@ def _mapping_record(
     year_value = values.get("year")
     year = parse_year(year_value)
     if year is None and year_value not in (None, ""):
-        warnings.append(f"{origin}: year '{year_value}' is not a year in 1800..2100; ignored")
+        shown = str(year_value)[:40]
+        warnings.append(f"{origin}: year '{shown}' is not a year in 1800..2100; ignored")
     record = DocMetadata(
         title=_text(values.get("title")),
         authors=_split_list(values.get("authors")),
@@ -180,7 +183,9 @@ def _csv_rows(reader, path: Path, warnings: list[str]) -> Iterator[tuple[int, li
 
 def _yaml_load(text: str, path: Path) -> object:
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
+    except LoadError as exc:
+        raise MetadataError(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -213,7 +218,7 @@ def _read_yaml(text: str, path: Path, warnings: list[str]) -> list[DocMetadata]:
 def _load_sidecar(sidecar: Path, document: Path) -> DocMetadata:
     """A sidecar describes the file beside it, so a record without `file` points at that file."""
     warnings: list[str] = []
-    data = _yaml_load(_read_text(sidecar, warnings), sidecar)
+    data = _yaml_load(_read_text(sidecar, warnings, MAX_SIDECAR_BYTES), sidecar)
     if isinstance(data, list) and len(data) == 1:
         data = data[0]
     if not isinstance(data, dict):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from synth.models import Sample
 
+from .effects import NUMBER_WORDS
 from .text import NON_CONTENT, Sentence
 
 # A sentence that locates the study itself: "took place in", "schools in", "carried out in".
@@ -60,20 +61,6 @@ SUBJECT = re.compile(
     r"\b(?:U\.S\.|US|American|British|English|French|Spanish|Portuguese|Chinese|German)\s+"
     r"(?:history|literature|language arts|government|civics|politics|grammar|lessons|classes)\b"
 )
-NUMBER_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-}
 WORD_NUMBERS = {
     "first": 1,
     "second": 2,

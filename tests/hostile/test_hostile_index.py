@@ -1,0 +1,189 @@
+"""A damaged index never loses documents silently: readers fall back to the newest whole build
+with a warning, writers refuse and name `synth repair`, repair brings every document back, and
+cleanup keeps any build holding documents the live one lacks (a kill between the build rename
+and the CURRENT swap included)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nasty import run_synth
+
+from synth.cli import main
+from synth.index import Index, IndexDamaged, ingest
+
+
+def _live(root: Path) -> Path:
+    return root / "builds" / (root / "CURRENT").read_text().strip()
+
+
+def _garble(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    rng = random.Random(3)
+    for i in range(4096, len(data), 997):
+        data[i] = rng.randrange(256)
+    path.write_bytes(bytes(data))
+
+
+def _sql(path: Path, *statements: str) -> None:
+    with sqlite3.connect(path) as db:
+        for statement in statements:
+            db.execute(statement)
+
+
+def _manifest(build: Path, **changes: object) -> None:
+    data = json.loads((build / "manifest.json").read_text())
+    (build / "manifest.json").write_text(json.dumps({**data, **changes}))
+
+
+CORRUPTIONS = {
+    "CURRENT names a missing build": lambda r: (r / "CURRENT").write_text("20990101T000000-dead\n"),
+    "CURRENT empty": lambda r: (r / "CURRENT").write_text(""),
+    "CURRENT garbage": lambda r: (r / "CURRENT").write_bytes(random.Random(1).randbytes(300)),
+    "manifest missing": lambda r: (_live(r) / "manifest.json").unlink(),
+    "manifest invalid": lambda r: (_live(r) / "manifest.json").write_text('{"build_id": '),
+    "manifest names an uninstalled model": lambda r: _manifest(_live(r), model="no-such-model"),
+    "synth.sqlite garbled": lambda r: _garble(_live(r) / "synth.sqlite"),
+    "keyword table dropped": lambda r: _sql(
+        _live(r) / "synth.sqlite", "DROP TABLE chunks_vocab", "DROP TABLE chunks_fts"
+    ),
+    "half the chunk rows deleted": lambda r: _sql(
+        _live(r) / "synth.sqlite", "DELETE FROM chunks WHERE id % 2 = 0"
+    ),
+    "vectors.faiss truncated": lambda r: (_live(r) / "vectors.faiss").write_bytes(
+        (_live(r) / "vectors.faiss").read_bytes()[:200]
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def two_builds(tmp_path_factory, make_tiny_pdf, embedder_factory) -> tuple[Path, set[str]]:
+    """An index whose live build holds three documents and whose previous build holds two."""
+    folder = tmp_path_factory.mktemp("damage")
+    pdfs = [make_tiny_pdf(k, folder / f"{k}.pdf") for k in TINY]
+    root = folder / "index"
+    ingest(pdfs[:2], root, embedder=embedder_factory)
+    ingest(pdfs[2:], root, embedder=embedder_factory)
+    return root, {p.name for p in pdfs}
+
+
+TINY = ("homework-clubs", "school-meals", "bicycle-loans")
+
+
+def _sources(root: Path) -> set[str]:
+    with Index.open(root) as index:
+        return {d.source for d in index.documents()}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPTIONS))
+def test_damage_is_reported_refused_and_repaired(case, two_builds, tmp_path, capsys):
+    original, sources = two_builds
+    root = tmp_path / "index"
+    shutil.copytree(original, root)
+    CORRUPTIONS[case](root)
+    extra = tmp_path / "new.md"
+    extra.write_text("# Reading Corners\n\nEvery classroom set up a reading corner.\n")
+
+    # Reading: the live build or, if it is damaged, the newest whole one with a warning.
+    assert main(["info", "--index", str(root)]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"]
+    assert main(["info", "--check", "--index", str(root)]) == 1
+    assert "synth repair" in capsys.readouterr().err
+
+    # Writing on a damaged index is refused with the command that fixes it, unless only the
+    # vectors are damaged: a writer writes them anew from the database anyway.
+    if case == "vectors.faiss truncated":
+        copy = tmp_path / "copy"
+        shutil.copytree(root, copy)
+        assert main(["ingest", str(extra), "--index", str(copy), "-q"]) == 0
+        assert _sources(copy) == sources | {"new.md"}
+    else:
+        assert main(["ingest", str(extra), "--index", str(root), "-q"]) == 2
+        assert "synth repair" in capsys.readouterr().err
+
+    # Repair brings back every document the live build held, or names what it cannot.
+    lost = case == "synth.sqlite garbled"  # unreadable: its newest documents cannot be listed
+    assert main(["repair", "--index", str(root), "-q"]) == (1 if lost else 0)
+    repaired = capsys.readouterr().out
+    assert ("LOST" in repaired) == lost, repaired
+    assert main(["info", "--check", "--index", str(root)]) == 0
+    capsys.readouterr()
+    assert _sources(root) == (sources - {"bicycle-loans.pdf"} if lost else sources)
+    assert main(["ingest", str(extra), "--index", str(root), "-q"]) == 0
+    assert "new.md" in _sources(root)
+
+
+def test_no_whole_build_is_a_one_line_error_not_a_traceback(two_builds, tmp_path):
+    original, _ = two_builds
+    root = tmp_path / "index"
+    shutil.copytree(original, root)
+    for build in (root / "builds").iterdir():
+        _garble(build / "synth.sqlite")
+    with pytest.raises(IndexDamaged, match="synth repair"):
+        Index.open(root)
+    done = run_synth("search", "homework", "--index", str(root))
+    assert done.returncode == 2 and "synth repair" in done.stderr
+
+
+def test_a_garbled_database_reaches_the_user_as_a_warning(two_builds, tmp_path):
+    original, sources = two_builds
+    root = tmp_path / "index"
+    shutil.copytree(original, root)
+    _garble(_live(root) / "synth.sqlite")
+    done = run_synth("info", "--index", str(root))
+    assert done.returncode == 0
+    assert "warning: using build" in done.stderr and "synth repair" in done.stderr
+
+
+KILL_AT_SWAP = """
+import os, sys
+from pathlib import Path
+import synth.index.build as build
+build.point_to = lambda root, build_id: os._exit(137)  # killed after the rename, before CURRENT
+from synth.index import ingest
+ingest([Path(sys.argv[1])], Path(sys.argv[2]))
+"""
+
+
+def test_a_kill_between_rename_and_current_loses_nothing(two_builds, tmp_path, embedder_factory):
+    original, sources = two_builds
+    root = tmp_path / "index"
+    shutil.copytree(original, root)
+    live = (root / "CURRENT").read_text()
+    orphan_doc = tmp_path / "orphan.md"
+    orphan_doc.write_text("# Orphan\n\nPupils kept reading logs at home every evening.\n")
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_AT_SWAP, str(orphan_doc), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 137, done.stderr[-2000:]
+    assert (root / "CURRENT").read_text() == live  # the old build is still the live one
+    builds = {p.name for p in (root / "builds").iterdir()}
+    assert _sources(root) == sources
+
+    other = tmp_path / "other.md"
+    other.write_text("# Other\n\nTeachers met weekly to plan lessons together.\n")
+    ingest([other], root, embedder=embedder_factory)
+    kept = {p.name for p in (root / "builds").iterdir()}
+    orphans = [b for b in (builds - {live.strip()}) & kept if "orphan.md" in _held(root, b)]
+    assert orphans  # it holds orphan.md, which the new live build lacks: cleanup kept it
+    ingest([orphan_doc], root, embedder=embedder_factory)
+    assert not any((root / "builds" / b).exists() for b in orphans)  # now accounted for
+    assert _sources(root) == sources | {"other.md", "orphan.md"}
+
+
+def _held(root: Path, build: str) -> set[str]:
+    with contextlib.closing(sqlite3.connect(root / "builds" / build / "synth.sqlite")) as db:
+        return {r[0] for r in db.execute("SELECT source FROM documents")}
