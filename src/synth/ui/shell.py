@@ -36,6 +36,12 @@ STYLE = """
 [data-testid="stButtonGroup"] button[data-selected="true"],
 [data-testid="stButtonGroup"] button[data-selected="true"] p { color: inherit !important;
   font-weight: 600; }
+/* The sidebar's facet pills: a long value wraps inside its pill rather than losing its count
+   to an ellipsis. */
+[data-testid="stSidebar"] [data-testid="stButtonGroup"] button { height: auto;
+  min-height: 2rem; text-align: left; }
+[data-testid="stSidebar"] [data-testid="stButtonGroup"] button * { white-space: normal;
+  overflow: visible; text-overflow: clip; height: auto; }
 .synth-sr { position: absolute; width: 1px; height: 1px; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; }
 .synth-chip { display: inline-block; margin: .15rem .25rem 0 0; padding: .05rem .5rem;
