@@ -20,6 +20,7 @@ st.set_page_config(
 shell.style()
 page = st.navigation(nav.pages())
 index = resources.open_index()
+resources.damage_warning(index)
 if opened := basket.open_shared(index):
     st.toast(opened)
 basket.sidebar()

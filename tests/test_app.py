@@ -137,6 +137,31 @@ def test_app_without_index_offers_to_build_one(tmp_path: Path, monkeypatch) -> N
     assert at.button[0].label == "Build the index from the sample corpus"
 
 
+@pytest.mark.parametrize("pointer", [b"not-a-build\n", b"\xff\xfe\x00garbage", None])
+def test_a_damaged_index_is_named_on_every_page(
+    pointer: bytes | None, corpus_index_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """CURRENT garbage or gone: the pages show the last whole build and say so, with the fix."""
+    root = tmp_path / "index"
+    shutil.copytree(corpus_index_root, root)
+    if pointer is None:
+        (root / "CURRENT").unlink()
+    else:
+        (root / "CURRENT").write_bytes(pointer)
+    monkeypatch.setenv("SYNTH_INDEX", str(root))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["q"] = "Do text messages to parents improve attendance?"
+    at.run()
+    assert not at.exception
+    assert _studies(at), "the last whole build still answers"
+    for _ in range(2):  # the search page, then the gap map
+        warning = at.warning[0].value.replace("\\", "")  # Markdown escapes aside
+        assert warning.startswith("The index is damaged, so the app is using build 20"), warning
+        assert "because CURRENT" in warning and f"synth repair --index {root}" in warning
+        at.switch_page(GAP_PAGE).run()
+        assert not at.exception
+
+
 def test_search_writes_the_url_and_highlights_a_sentence(app: AppTest) -> None:
     app.query_params["view"] = "passages"
     at = app.run()

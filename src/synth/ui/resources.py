@@ -19,6 +19,7 @@ from synth.ingest.embed import Embedder, load_embedder
 from synth.models import Filters
 from synth.search import SearchResult, SearchSettings, search_faceted
 from synth.search.studies import StudyResult, search_studies
+from synth.ui.text import plain
 
 SAMPLE_CORPUS = Path(__file__).resolve().parents[3] / "corpus"
 
@@ -37,8 +38,12 @@ def max_upload_mb() -> int:
 
 
 def current_build(root: Path) -> str | None:
+    """CURRENT's content (the cache key of the open index), read as bytes: a damaged pointer
+    is the index's to report, not a decoding error here."""
     pointer = root / "CURRENT"
-    return pointer.read_text().strip() if pointer.is_file() else None
+    if not pointer.is_file():  # builds without a pointer: the index falls back to the newest
+        return "" if (root / "builds").is_dir() else None
+    return pointer.read_bytes()[:200].decode("utf-8", "replace").strip()
 
 
 _model_lock = threading.Lock()
@@ -71,6 +76,16 @@ def open_index() -> Index | None:
         return get_index(str(root), build)
     except IndexNotFound:
         return None
+
+
+def damage_warning(index: Index | None) -> None:
+    """The index fell back to an older build because the live one is damaged: say so on every
+    page, with how to repair it, so nobody reads stale results unaware."""
+    if index is not None and index.warning:
+        st.warning(
+            "The index is damaged, so the app is " + plain(index.warning),
+            icon=":material/warning:",
+        )
 
 
 def no_index_notice(hint: str = "add documents on the Corpus page.") -> None:
