@@ -1,5 +1,6 @@
-"""What both browser test modules need: the app served on 127.0.0.1, Debian's Chromium driven by
-Playwright, and full-page screenshots in test-artifacts/ (git-ignored)."""
+"""What the browser test modules need: the app served on 127.0.0.1 by `synth serve`, Debian's
+Chromium driven by Playwright, full-page screenshots in test-artifacts/ (git-ignored), axe-core
+checks and a record of every request that leaves 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 CHROMIUM_ARGS += ["--disable-quic", "--disable-background-networking", "--disable-component-update"]
+AXE = ROOT / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+LOCAL = ("http://127.0.0.1", "data:", "blob:", "about:")
 
 
 def _free_port() -> int:
@@ -31,12 +35,15 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def served_app(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free port with these environment additions; yields its URL."""
+    """`synth serve` on a free port with these environment additions; yields its URL. The
+    server shows users one-line errors (SYNTH_APP_RAISE=0), as it does for real."""
     port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py")]
-    command += ["--server.headless", "true", "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
+    synth = Path(sys.executable).parent / "synth"
+    command = [str(synth), "serve", "--headless", "--port", str(port), "--address", "127.0.0.1"]
+    if "SYNTH_INDEX" in env:
+        command += ["--index", env["SYNTH_INDEX"]]
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "SYNTH_APP_RAISE": "0", **env}
+    full_env.setdefault("SYNTH_BASKETS", str(log_path.with_name("baskets.sqlite")))
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             command, env=full_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
@@ -96,3 +103,36 @@ def shot(page, name: str) -> None:
     page.wait_for_timeout(300)  # let the layout settle at the new size
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     page.set_viewport_size(size)
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's serious and critical violations on the page as it is now (frames aside: the
+    card and brief previews are documents of their own, checked where they are made)."""
+    if not AXE.is_file():
+        pytest.fail(f"axe-core missing at {AXE}: run `bash scripts/install.sh test`")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => {
+          const result = await axe.run(document, {iframes: false, resultTypes: ['violations']});
+          return result.violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length,
+            targets: v.nodes.slice(0, 3).map(n => n.target.join(' ')),
+          }));
+        }"""
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+def record_requests(page) -> list[str]:
+    """Every URL the page asks for that is not on 127.0.0.1 (the app must load nothing else)."""
+    offsite: list[str] = []
+    page.on("request", lambda r: offsite.append(r.url) if not r.url.startswith(LOCAL) else None)
+    return offsite
+
+
+def settled(page) -> None:
+    """Wait for the script run to finish (and a beat for the browser to paint it)."""
+    page.locator(IDLE).wait_for()
+    page.wait_for_timeout(500)  # elements fade in after a run
+    page.locator(IDLE).wait_for()

@@ -23,6 +23,16 @@ SHARED_REPORTS = SHARED / "corpora" / "reports"
 SHARED_CAMPBELL = SHARED / "corpora" / "campbell"
 
 
+# The app lets page errors through to AppTest (it shows users one line instead).
+os.environ.setdefault("SYNTH_APP_RAISE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _private_baskets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own basket store: none writes toolkit/baskets.sqlite."""
+    monkeypatch.setenv("SYNTH_BASKETS", str(tmp_path / "baskets.sqlite"))
+
+
 def collapse(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 

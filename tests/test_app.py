@@ -16,8 +16,9 @@ from streamlit.testing.v1 import AppTest
 
 from synth.models import Hit
 from synth.taxonomy import load_taxonomy
-from synth.ui.highlight import MARK_STYLE, best_sentence, card_html, md_escape
+from synth.ui.highlight import best_sentence, card_html
 from synth.ui.query import SearchState, state_from_params
+from synth.ui.text import WORD_JOINER, plain
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -40,8 +41,13 @@ def _param(at: AppTest, key: str) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _checkbox(at: AppTest, label_start: str):
-    return next(c for c in at.checkbox if c.label.startswith(label_start))
+def _facet(at: AppTest, name: str):
+    """A facet's pills in the sidebar (one widget per facet; options read "label (n)")."""
+    return at.pills(key=f"facet:{name}")
+
+
+def _option(at: AppTest, name: str, label: str) -> str:
+    return next(o for o in _facet(at, name).options if o.startswith(f"{label} ("))
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -101,16 +107,23 @@ def test_card_html_escapes_document_text() -> None:
     )
     body = card_html(1, hit, ["First.", evil], 1, load_taxonomy())
     assert "<script>" not in body and "<img" not in body and "<b>x" not in body
-    assert '<mark class="synth-best" style="' in body
-    assert f'style="{MARK_STYLE}">{html.escape(evil)}</mark>' in body
-    assert "pp. 2-3" in body and ">Ghana</span>" in body
+    assert f'<mark class="synth-best">{html.escape(evil)}</mark>' in body
+    assert "pp. 2–3" in body and ">Ghana</span>" in body
 
 
-def test_md_escape_neutralises_markdown() -> None:
-    title = "[click](javascript:alert(1)) ![img](x.png) **bold** $x$ <b>tag</b> a_b #h"
-    escaped = md_escape(title)
-    assert re.search(r"(?<!\\)[\[\]()*$<>_#!]", escaped) is None
-    assert re.sub(r"\\(.)", r"\1", escaped) == title
+def test_plain_neutralises_markdown_maths_shortcodes_urls_and_controls() -> None:
+    title = (
+        "[click](javascript:alert(1)) ![img](https://x.test/p.png) **bold** $x$ <b>tag</b> "
+        "a_b #h :smile: :material/home: https://x.test/a www.x.test me@x.test"
+    )
+    escaped = plain(title)
+    assert re.search(r"(?<!\\)[\[\]()*$<>_#!:.@]", escaped) is None
+    unescaped = re.sub(r"\\(.)", r"\1", escaped)
+    assert unescaped.replace(WORD_JOINER, "") == title
+    # Streamlit expands shortcodes after Markdown drops the escapes: the colon must not touch.
+    assert not re.search(r":[\w/+-]+:", unescaped)
+    assert "://" not in unescaped and "www." not in unescaped and "@x" not in unescaped
+    assert plain("a\x1bb\nc\u2028d\x00") == "a b c d "
 
 
 # ---------------------------------------------------------------- pages
@@ -124,7 +137,33 @@ def test_app_without_index_offers_to_build_one(tmp_path: Path, monkeypatch) -> N
     assert at.button[0].label == "Build the index from the sample corpus"
 
 
+@pytest.mark.parametrize("pointer", [b"not-a-build\n", b"\xff\xfe\x00garbage", None])
+def test_a_damaged_index_is_named_on_every_page(
+    pointer: bytes | None, corpus_index_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """CURRENT garbage or gone: the pages show the last whole build and say so, with the fix."""
+    root = tmp_path / "index"
+    shutil.copytree(corpus_index_root, root)
+    if pointer is None:
+        (root / "CURRENT").unlink()
+    else:
+        (root / "CURRENT").write_bytes(pointer)
+    monkeypatch.setenv("SYNTH_INDEX", str(root))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["q"] = "Do text messages to parents improve attendance?"
+    at.run()
+    assert not at.exception
+    assert _studies(at), "the last whole build still answers"
+    for _ in range(2):  # the search page, then the gap map
+        warning = at.warning[0].value.replace("\\", "")  # Markdown escapes aside
+        assert warning.startswith("The index is damaged, so the app is using build 20"), warning
+        assert "because CURRENT" in warning and f"synth repair --index {root}" in warning
+        at.switch_page(GAP_PAGE).run()
+        assert not at.exception
+
+
 def test_search_writes_the_url_and_highlights_a_sentence(app: AppTest) -> None:
+    app.query_params["view"] = "passages"
     at = app.run()
     assert not at.exception
     at.text_input(key="q_box").input("extra maths tutoring for ninth graders").run()
@@ -138,37 +177,42 @@ def test_search_writes_the_url_and_highlights_a_sentence(app: AppTest) -> None:
     assert re.search(r"tutor|math|ninth", best, re.I), best
 
 
-def test_facet_checkbox_filters_results_and_url(app: AppTest) -> None:
+def test_facet_pill_filters_results_and_url(app: AppTest) -> None:
+    app.query_params["view"] = "passages"
     at = app.run()
     at.text_input(key="q_box").input("Do text messages to parents improve attendance?").run()
     before = _cards(at)
-    india = _checkbox(at, "India (")
-    documents = int(re.search(r"\((\d+)\)", india.label).group(1))
+    documents = int(re.search(r"\((\d+)\)", _option(at, "country", "India")).group(1))
     assert documents >= 1
-    india.check().run()
+    assert _facet(at, "country").value == []
+    _facet(at, "country").select("IN").run()
     assert not at.exception
     assert _param(at, "country") == ["IN"]
-    assert _checkbox(at, "India (").value is True
+    assert _facet(at, "country").value == ["IN"]
     after = _cards(at)
     assert after and after != before
     assert all(">India</span>" in c for c in after)
-    sources = {re.search(r'synth-where"[^>]*>([^ ]+)', c).group(1) for c in after}
+    sources = {re.search(r'synth-where[^"]*"[^>]*>([^ ]+)', c).group(1) for c in after}
     assert len(sources) <= documents
-    _checkbox(at, "India (").uncheck().run()
+    _facet(at, "country").unselect("IN").run()
     assert "country" not in at.query_params
+    assert _facet(at, "country").value == []
 
 
 def test_a_shared_url_restores_the_search(app: AppTest) -> None:
+    app.query_params["view"] = "passages"
     app.query_params["q"] = "teaching at the right level"
     app.query_params["country"] = "India"
     at = app.run()
     assert not at.exception
     assert at.text_input(key="q_box").value == "teaching at the right level"
-    assert _checkbox(at, "India (").value is True
+    assert _facet(at, "country").value == ["IN"]
+    assert _option(at, "country", "India")
     assert _cards(at) and all(">India</span>" in c for c in _cards(at))
 
 
 def test_filters_without_a_query_list_documents(app: AppTest) -> None:
+    app.query_params["view"] = "passages"
     app.query_params["phase"] = "secondary"
     at = app.run()
     assert not at.exception
@@ -176,17 +220,66 @@ def test_filters_without_a_query_list_documents(app: AppTest) -> None:
     assert at.table and not _cards(at)
 
 
-def test_basket_count_goes_up(app: AppTest) -> None:
+def test_basket_add_and_remove_from_the_card_and_kept_for_a_new_session(app: AppTest) -> None:
+    app.query_params["view"] = "passages"
     at = app.run()
-    assert any(m.value == "**Basket: 0**" for m in at.sidebar.markdown)
+    assert any(m.value == "**Basket: empty**" for m in at.sidebar.markdown)
     at.text_input(key="q_box").input("school feeding and attendance").run()
     add = next(b for b in at.button if b.label == "Add to basket")
     key = add.key
     add.click().run()
     assert not at.exception
-    assert any(m.value == "**Basket: 1**" for m in at.sidebar.markdown)
-    assert at.session_state["basket"] == [key.removeprefix("add:")]
-    assert at.button(key=key).label == "In the basket" and at.button(key=key).disabled
+    assert any(m.value.startswith("**Basket: 1**") for m in at.sidebar.markdown)
+    assert at.button(key=key).label == "Remove from basket"
+    from synth.toolkit.baskets import BasketStore, basket_path
+
+    with BasketStore(basket_path()) as store:
+        saved = store.latest()
+    assert saved is not None and saved.chunk_ids == [key.removeprefix("basket:")]
+    assert saved.items[0].snippet and saved.items[0].pages.startswith("p")
+    # A new session (a reload, a restart) opens the basket used last.
+    again = AppTest.from_file(APP, default_timeout=120)
+    again.query_params["q"] = "school feeding and attendance"
+    again.query_params["view"] = "passages"
+    again.run()
+    assert any(m.value.startswith("**Basket: 1**") for m in again.sidebar.markdown)
+    again.button(key=key).click().run()
+    assert again.button(key=key).label == "Add to basket"
+    with BasketStore(basket_path()) as store:
+        assert store.latest().chunk_ids == []
+
+
+def _studies(at: AppTest) -> list[str]:
+    return [h.proto.body for h in at.get("html") if "synth-study" in h.proto.body]
+
+
+def test_results_are_studies_with_record_headline_and_passages_beneath(app: AppTest) -> None:
+    app.query_params["q"] = "Do text messages to parents improve attendance?"
+    at = app.run()
+    assert not at.exception
+    studies = _studies(at)
+    docs = [re.search(r'data-doc="([^"]+)"', s).group(1) for s in studies]
+    assert studies and len(docs) == len(set(docs)), "one card per study"
+    first = studies[0]
+    assert "parent-text-messages-chile-trial.pdf" in first and "Chile" in first
+    assert "Headline finding" in first or "No result sentence" in first
+    assert any(e.label.startswith("Best matching passage") for e in at.expander)
+    assert re.match(
+        r"\d+ stud(y matches|ies match) this question; showing \d+\.", at.caption[0].value
+    )
+    # Facet counts are documents among the studies found; no value is offered with none.
+    options = [o for pills in at.sidebar.pills for o in pills.options]
+    counts = [int(re.search(r"\((\d+)\)$", o).group(1)) for o in options]
+    assert counts and all(0 < n <= len(docs) or n <= 30 for n in counts)
+    assert all(n > 0 for n in counts)
+
+
+def test_nonsense_gets_no_close_match(app: AppTest) -> None:
+    app.query_params["q"] = "zzqxv blorp fnord"
+    at = app.run()
+    assert not at.exception
+    assert at.warning and at.warning[0].value.startswith("No close match")
+    assert not _studies(at)
 
 
 def test_odd_query_does_not_raise(app: AppTest) -> None:
@@ -196,29 +289,53 @@ def test_odd_query_does_not_raise(app: AppTest) -> None:
 
 
 def test_brief_from_results(app: AppTest) -> None:
+    app.query_params["view"] = "passages"
     at = app.run()
     at.text_input(key="q_box").input("extra maths tutoring for ninth graders").run()
     build = next(b for b in at.button if b.label.startswith("Build a learning brief"))
     build.click().run()
     assert not at.exception
-    brief = at.main.markdown[-1].value
-    assert brief.startswith("# Learning brief: extra maths tutoring for ninth graders")
-    assert "## Key messages" in brief and "## References" in brief
+    brief = at.get("iframe")[-1].proto.srcdoc
+    assert "Learning brief: extra maths tutoring for ninth graders</h1>" in brief
+    assert "<h2>Key messages</h2>" in brief and "<h2>References</h2>" in brief
 
 
-def test_gap_map_page_lists_cells_as_links(app: AppTest) -> None:
+def _gap_table(at: AppTest) -> str:
+    return next(h.proto.body for h in at.get("html") if "synth-gap-wrap" in h.proto.body)
+
+
+def test_gap_map_draws_bubbles_and_a_cell_lists_its_documents(app: AppTest) -> None:
     at = app.run()
     at.switch_page(GAP_PAGE).run()
     assert not at.exception
     assert at.title[0].value == "Evidence gap map"
-    assert re.match(r"14 documents\.", at.caption[0].value)
-    links = at.get("page_link")
-    assert links and all(" × " in link.proto.label for link in links)
-    assert all("topic=" in link.proto.query_string for link in links)
+    assert at.caption[0].value.startswith("Topics by country: 14 studies")
+    table = _gap_table(at)
+    cells = re.findall(r'<a class="synth-cell" href="([^"]+)"[^>]*aria-label="([^"]+)"', table)
+    assert cells and all(re.search(r": \d+ stud(y|ies) \(", label) for _, label in cells)
+    legend = next(h.proto.body for h in at.get("html") if "synth-legend" in h.proto.body)
+    assert "Study design:" in legend and "a gap" in legend
+    href = html.unescape(cells[0][0])
+    params = dict(part.split("=", 1) for part in href.lstrip("?").split("&"))
+    assert params["cols"] == "country" and params["colour"] == "design"
+    cell = AppTest.from_file(APP, default_timeout=120)
+    for name, value in params.items():
+        cell.query_params[name] = value
+    cell.run()
+    cell.switch_page(GAP_PAGE)
+    for name, value in params.items():
+        cell.query_params[name] = value
+    cell.run()
+    assert not cell.exception
+    heading = cell.subheader[0].value
+    n = int(re.search(r": (\d+) stud(?:y|ies)$", heading).group(1))
+    cards = [h.proto.body for h in cell.get("html") if "synth-doc" in h.proto.body]
+    assert len(cards) == n >= 1
+    assert any(b.label == "CSL-JSON" for b in cell.get("download_button"))
+    links = [link.proto.query_string for link in cell.get("page_link")]
+    assert any("topic=" + params["row"] in q for q in links)
     at.selectbox(key="cols").set_value("phase").run()
-    assert not at.exception
-    phase_links = at.get("page_link")
-    assert phase_links and all("phase=" in link.proto.query_string for link in phase_links)
+    assert not at.exception and "Primary" in _gap_table(at)
 
 
 def test_corpus_page_stats_and_remove(

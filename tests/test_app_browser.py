@@ -65,7 +65,7 @@ def _settled(page) -> None:
 
 def _open_search(page, app_url: str, what: str):
     started = time.perf_counter()
-    page.goto(app_url)
+    page.goto(f"{app_url}/?view=passages")
     box = page.get_by_label("Ask a question about the evidence")
     box.wait_for()
     _log_timing(what, time.perf_counter() - started)
@@ -90,9 +90,10 @@ def test_search_filter_open_and_basket(app_url: str, page, tmp_path: Path) -> No
     shot(page, "app-search-results")
     unfiltered = cards.count()
 
-    # Filter: tick a country in the sidebar; the URL and the cards follow.
+    # Filter: press a country's pill in the sidebar; the URL and the cards follow.
     sidebar = page.get_by_test_id("stSidebar")
-    india = sidebar.get_by_text(re.compile(r"^India \(\d+\)$"))
+    india = sidebar.get_by_role("button", name=re.compile(r"^India \(\d+\)$"))
+    assert india.get_attribute("aria-pressed") == "false"
     india.click()
     _wait_for_param(page, "country=IN")
     page.wait_for_function(
@@ -101,7 +102,7 @@ def test_search_filter_open_and_basket(app_url: str, page, tmp_path: Path) -> No
     )
     assert _params(page)["country"] == ["IN"] and _params(page)["q"] == [QUESTION]
     assert 0 < cards.count() <= unfiltered
-    assert sidebar.get_by_role("checkbox", name=re.compile(r"^India \(")).is_checked()
+    assert india.get_attribute("aria-pressed") == "true"
     shot(page, "app-search-filtered")
 
     # Open a result: the page link serves the PDF itself; the download gives the same bytes.
@@ -115,40 +116,45 @@ def test_search_filter_open_and_basket(app_url: str, page, tmp_path: Path) -> No
     assert response.ok and response.headers["content-type"] == "application/pdf"
     assert response.body() == original
     with page.expect_download() as info:
-        card.get_by_role("button", name="Download PDF").click()
+        card.get_by_role("link", name="Download PDF").click()
     saved = tmp_path / "download.pdf"
     info.value.save_as(saved)
     assert info.value.suggested_filename == source and saved.read_bytes() == original
 
     # Basket: the sidebar count goes up and the button says so.
-    assert sidebar.get_by_text("Basket: 0").is_visible()
+    assert sidebar.get_by_text("Basket: empty").is_visible()
     card.get_by_role("button", name="Add to basket").click()
     sidebar.get_by_text("Basket: 1").wait_for()
     _settled(page)
-    assert card.get_by_role("button", name="In the basket").is_disabled()
+    card.get_by_role("button", name="Remove from basket").wait_for()
     shot(page, "app-search-basket")
 
 
-def test_gap_map_cell_opens_a_filtered_search(app_url: str, page) -> None:
+def test_gap_map_cell_lists_its_documents_then_a_filtered_search(app_url: str, page) -> None:
     page.goto(f"{app_url}/gaps")
-    cell = page.locator('svg .mark-rect path[aria-label*="documents: 1"]').first
+    cell = page.locator("a.synth-cell").first
     cell.wait_for()
     shot(page, "app-gap-map")
     label = cell.get_attribute("aria-label")
-    country = re.search(r"Country: ([^;]+);", label).group(1)
-    topic = re.search(r"Topic: ([^;]+);", label).group(1)
-    assert page.locator('svg .mark-rect path[aria-label*="documents: 0"]').count() > 0
+    topic, country = re.match(r"(.+) × (.+?): (\d+) stud", label).group(1, 2)
+    n = int(re.match(r".+?: (\d+) stud", label).group(1))
+    assert page.locator("td.synth-empty").count() > 0
     cell.click()
+    _wait_for_param(page, "row=")
+    page.get_by_role("heading", name=re.compile(rf"{re.escape(topic)} × ")).wait_for()
+    assert page.locator(".synth-doc").count() == n
+    shot(page, "app-gap-cell-list")
+    page.get_by_role("link", name="Search these studies").click()
     _wait_for_param(page, "topic=")
     page.get_by_role("heading", name="Search the evidence").wait_for()
     params = _params(page)
     assert set(params) == {"topic", "country"}
     sidebar = page.get_by_test_id("stSidebar")
     for name in (topic, country):
-        box = sidebar.get_by_role("checkbox", name=re.compile(rf"^{re.escape(name)} \(\d+\)$"))
-        box.wait_for()
-        assert box.is_checked()
-    page.get_by_text(re.compile(r"^[1-9]\d* documents? match(es)? these filters")).wait_for()
+        pill = sidebar.get_by_role("button", name=re.compile(rf"^{re.escape(name)} \(\d+\)$"))
+        pill.wait_for()
+        assert pill.get_attribute("aria-pressed") == "true"
+    page.get_by_text(re.compile(r"^[1-9]\d* stud(y matches|ies match) these filters")).wait_for()
     shot(page, "app-gap-click-through")
 
 
@@ -156,7 +162,8 @@ def test_search_then_download_brief(app_url: str, page, tmp_path: Path) -> None:
     box = _open_search(page, app_url, "first paint, another session")
     _search(page, box, QUESTION)
     page.get_by_role("button", name="Build a learning brief from these results").click()
-    page.get_by_role("heading", name="Key messages").wait_for()
+    brief = page.frame_locator("iframe[title='The learning brief']")
+    brief.get_by_role("heading", name="Key messages").wait_for()
     shot(page, "app-search-brief")
     with page.expect_download(timeout=30_000) as info:
         page.get_by_role("button", name="Download Markdown").click()

@@ -21,10 +21,11 @@ from streamlit.testing.v1 import AppTest
 import synth.brief.synthesize
 from synth.index import Index
 from synth.search import SearchSettings, search
+from synth.toolkit.baskets import BasketItem, BasketStore, basket_path
 from synth.toolkit.entries import LinkedEvidence, ToolkitEntry, apply_changes
 from synth.toolkit.evidence import refresh_from_index
 from synth.toolkit.store import ToolkitStore
-from synth.ui.toolkit_form import form_changes, merge_links, padlocks_text, parse_chunk_ids
+from synth.ui.toolkit_form import form_changes, link_ids, merge_links, padlocks_text
 from synth.ui.toolkit_pages import matching
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +80,27 @@ def make_strand(store_path: Path, index_root: Path, chunk_ids: list[str], **chan
         store.create(entry, "created by the test")
 
 
+def fill_basket(index_root: Path, chunk_ids: list[str], name: str = "Attendance") -> str:
+    """A saved basket holding these passages, as a user leaves it after adding them."""
+    with Index.open(index_root) as index:
+        rowids = index.rowids(chunk_ids)
+        records = index.chunks(list(rowids.values()))
+    items = [
+        BasketItem(r.chunk_id, r.doc_id, r.title, r.source, r.page_start, r.page_end, r.text[:80])
+        for c in chunk_ids
+        for r in [records[rowids[c]]]
+    ]
+    with BasketStore(basket_path()) as store:
+        basket = store.create(name)
+        store.add(basket.id, items)
+    return basket.id
+
+
+def _basket_ids() -> list[str]:
+    with BasketStore(basket_path()) as store:
+        return store.latest().chunk_ids
+
+
 def _store_versions(path: Path, entry_id: str = STRAND) -> list:
     with ToolkitStore(path) as store:
         return store.history(entry_id)
@@ -105,7 +127,7 @@ def test_form_changes_refuse_two_ways_of_giving_impact_or_cost() -> None:
 
 
 def test_chunk_ids_and_links_keep_order_and_stored_details() -> None:
-    assert parse_chunk_ids("a-0001\n b-0002, a-0001  c-0003\n") == ["a-0001", "b-0002", "c-0003"]
+    assert link_ids(["a-0001", "b-0002", "a-0001", "c-0003"]) == ["a-0001", "b-0002", "c-0003"]
     kept = LinkedEvidence("a-0001", "a", "a.pdf", 3, "A quote.", independent=True)
     links = merge_links([kept], ["b-0002", "a-0001"])
     assert [link.chunk_id for link in links] == ["b-0002", "a-0001"]
@@ -156,47 +178,56 @@ def _param(at: AppTest, key: str) -> list[str]:
 
 
 def _preview(at: AppTest) -> str:
-    return at.main.markdown[-1].value
+    """The brief previewed: the HTML brief in a frame."""
+    return at.get("iframe")[-1].proto.srcdoc
 
 
 def _provenance_panel(at: AppTest) -> str:
     return next(m.value for m in at.main.markdown if m.value.startswith("- **Question:**"))
 
 
-def _sources_in_table(md: str) -> list[str]:
+def _sources_in_table(page: str) -> list[str]:
     """The evidence table's rows (one per study), in the order the brief lists its sources."""
-    section = md.split("## Evidence table", 1)[1].split("\n## ", 1)[0]
-    return [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][
-        1:
-    ]
+    section = page.split("<h2>Evidence table</h2>", 1)[1].split("<h2>", 1)[0]
+    return re.findall(r"<tr><td>.*?</tr>", section, re.S)
 
 
 def test_brief_from_the_basket_reorders_switches_template_and_caches(
-    app: AppTest, passages: list[str], synth_calls: list[str]
+    app: AppTest, index_copy: Path, passages: list[str], synth_calls: list[str]
 ) -> None:
-    app.session_state["basket"] = list(passages)
+    fill_basket(index_copy, passages)
     at = app.run()
     at.switch_page(BRIEF_PAGE).run()
     assert not at.exception
     assert at.title[0].value == "Brief builder"
+    assert at.subheader[0].value == "Attendance: 2 passages"
+    share = at.code[0].value
+    assert "basket=Attendance" in share and "items=" in share
     assert [b.label for b in at.button if b.key and b.key.startswith("brief-")][:3] == [
         "↑ Up",
         "↓ Down",
         "Remove",
     ]
     assert at.button(key=f"brief-up:{passages[0]}").disabled
-    assert not at.get("download_button"), "nothing is built before the button is pressed"
+    built = [d for d in at.get("download_button") if d.key.startswith("brief-dl-")]
+    assert not built, "nothing is built before the button is pressed"
 
     at.button(key="brief-build").click().run()
     assert not at.exception
     md = _preview(at)
-    assert md.startswith("# Learning brief: hand-picked evidence")
-    assert "## Key messages" in md and "## Provenance" in md
+    assert "<h1>Learning brief: hand-picked evidence" in md
+    assert "<h2>Key messages</h2>" in md and "<h2>Provenance</h2>" in md
     assert "hand-picked (basket of 2 chunk ids)" in md
     assert "2 hand-picked passages (the basket)" in _provenance_panel(at)
-    labels = [d.label for d in at.get("download_button")]
+    labels = [d.label for d in at.get("download_button") if d.key.startswith("brief-dl-")]
     assert labels == [
-        f"Download {x}" for x in ("Markdown", "HTML", "PDF", "Word", "JSON", "RIS", "BibTeX")
+        f"Download {x}"
+        for x in ("Markdown", "HTML", "PDF", "Word", "JSON", "RIS", "BibTeX", "CSL-JSON")
+    ]
+    assert [d.label for d in at.get("download_button") if d.key.startswith("cite-basket")] == [
+        "RIS",
+        "BibTeX",
+        "CSL-JSON",
     ]
     rows = _sources_in_table(md)
     assert len(rows) == 2 and len(synth_calls) == 1
@@ -205,18 +236,18 @@ def test_brief_from_the_basket_reorders_switches_template_and_caches(
     # Each template places the passages in its own sections, so a template is synthesised once
     # and then served from the cache.
     at.radio(key="brief_template").set_value("practitioner-brief").run()
-    assert _preview(at).startswith("# For teachers: hand-picked evidence")
+    assert "<h1>For teachers: hand-picked evidence" in _preview(at)
     assert len(synth_calls) == 2
     at.radio(key="brief_template").set_value("learning-brief").run()
     assert len(synth_calls) == 2, "switching back reuses the cached synthesis"
 
     at.button(key=f"brief-down:{passages[0]}").click().run()
-    assert at.session_state["basket"] == passages[::-1]
+    assert _basket_ids() == passages[::-1]
     assert _sources_in_table(_preview(at)) == rows[::-1], "sources follow the basket order"
     assert len(synth_calls) == 3
 
     at.button(key=f"brief-remove:{passages[1]}").click().run()
-    assert at.session_state["basket"] == [passages[0]]
+    assert _basket_ids() == [passages[0]]
     assert len(_sources_in_table(_preview(at))) == 1 and len(synth_calls) == 4
 
 
@@ -234,7 +265,7 @@ def test_brief_from_the_last_search_when_the_basket_is_empty(app: AppTest) -> No
     at.button(key="brief-build").click().run()
     assert not at.exception
     md = _preview(at)
-    assert md.startswith(f"# Learning brief: {QUESTION}")
+    assert f"<h1>Learning brief: {QUESTION}</h1>" in md
     assert "retrieved by search" in md and "country = CL" in md
     assert "the top 8 search results" in _provenance_panel(at)
     assert "parent-text-messages-chile-trial.pdf" in md
@@ -283,23 +314,30 @@ def test_toolkit_cards_filter_by_topic_status_and_padlocks(
     assert set(cards()) == {"tutors"}
 
 
-def test_new_strand_form_links_the_basket_and_opens_the_strand(
-    app: AppTest, passages: list[str], tmp_path: Path
+def test_new_strand_form_links_by_search_and_basket_and_opens_the_strand(
+    app: AppTest, index_copy: Path, passages: list[str], tmp_path: Path
 ) -> None:
-    app.session_state["basket"] = list(passages)
+    fill_basket(index_copy, passages[1:])
     at = app.run()
     at.switch_page(TOOLKIT_PAGE).run()
     assert at.info[0].value.startswith("No toolkit strands yet")
     assert not (tmp_path / "toolkit.sqlite").exists(), "reading must not create the store"
     at.button(key="tkf-new-save").click().run()
     assert at.error[0].value == "give the strand a title"
+    # Link by searching inside the form: results show title, page and snippet, never ids.
+    at.text_input(key="tkf-new-find").input(QUESTION).run()
+    found = [c for c in at.markdown if c.value.startswith("**Text Messages to Parents")]
+    assert found and all(re.search(r" · pp?\. \d+", c.value) for c in found)
+    assert not any(passages[0] in m.value for m in [*at.markdown, *at.caption])
+    at.button(key=f"tkf-new-link-{passages[0]}").click().run()
+    assert at.button(key=f"tkf-new-link-{passages[0]}").label == "Linked"
+    at.button(key="tkf-new-link-basket").click().run()
+    assert not at.exception
+    assert at.session_state["tkf-new-links"] == passages
     at.text_input(key="tkf-new-title").input("Texting parents about attendance")
     at.selectbox(key="tkf-new-topic").set_value("family-engagement")
     at.text_input(key="tkf-new-effect_size").input("0.25")
     at.text_input(key="tkf-new-cost_per_pupil").input("£300")
-    at.button(key="tkf-new-link").click().run()
-    assert not at.exception
-    assert parse_chunk_ids(at.text_area(key="tkf-new-links").value) == passages
     at.button(key="tkf-new-save").click().run()
     assert not at.exception
     assert _param(at, "id") == ["texting-parents-about-attendance"]
@@ -325,6 +363,9 @@ def test_strand_page_card_validation_edit_history_diff_publish(
     assert not at.exception
     assert at.title[0].value == "Texting parents"
     card = at.get("iframe")[0].proto.srcdoc
+    assert "<h1>" not in card, "the page shows the title once"
+    assert "Texting Parents and Pupil Attendance" in card or "Text Messages to Parents" in card
+    assert passages[0] not in card, "studies by reference, never by chunk id"
     assert "+4 months" in card and "3/5" in card and "££" in card
     assert "&lt;script&gt;" in card and "<script>" not in card
     assert "parent-text-messages-chile-trial.pdf" in card
@@ -344,10 +385,15 @@ def test_strand_page_card_validation_edit_history_diff_publish(
     assert at.error[0].value == "effect size must be a number, not 'large'"
     save(effect_size="0.3", note="")
     assert at.error[0].value.startswith("say what changed and why")
-    at.text_area(key=f"tkf-{STRAND}-links").input(f"{passages[0]}\n{passages[0][:-4]}9999")
+    at.session_state[f"tkf-{STRAND}-links"] = [passages[0], f"{passages[0][:-4]}9999"]
     save(note="bad link")
     assert at.error[0].value.startswith("unknown chunk id(s)")
-    at.text_area(key=f"tkf-{STRAND}-links").input("\n".join(passages))
+    at.button(key=f"tkf-{STRAND}-unlink-{passages[0][:-4]}9999").click().run()
+    with Index.open(index_copy) as index:
+        words = index.chunks(list(index.rowids([passages[1]]).values())).popitem()[1].text
+    at.text_input(key=f"tkf-{STRAND}-find").input(" ".join(words.split()[:15])).run()
+    at.button(key=f"tkf-{STRAND}-link-{passages[1]}").click().run()
+    assert at.session_state[f"tkf-{STRAND}-links"] == passages
     assert len(_store_versions(store)) == 1, "refused forms save nothing"
 
     independent = at.multiselect(key=f"tkf-{STRAND}-independent")
@@ -359,16 +405,30 @@ def test_strand_page_card_validation_edit_history_diff_publish(
     history = at.table[0].value
     assert list(history["Version"]) == ["2", "1"]
     assert history["Note"].iloc[0] == "a second trial linked"
-    diff = at.table[1].value
-    assert "padlocks" in list(diff["Field"]) and "links" in list(diff["Field"])
-    row = diff[diff["Field"] == "padlocks"].iloc[0]
-    assert (row["Version 1"], row["Version 2"]) == ("3", "4")
+    assert "Padlocks (curator)" in history["Changed"].iloc[0]
+    diff = next(h.proto.body for h in at.get("html") if "synth-diff" in h.proto.body)
+    assert '<th scope="row">Padlocks (curator)</th>' in diff and "padlocks</th>" not in diff
+    assert '<del class="synth-del">3</del>/5' in diff and '<ins class="synth-ins">4</ins>/5' in diff
+    assert '<th scope="row">Linked passages</th>' in diff and "chunk_id" not in diff
 
+    # Publishing waits for its checks: required sections are still empty.
+    assert at.button(key="strand-status").disabled
+    checks = next(h.proto.body for h in at.get("html") if "synth-checks" in h.proto.body)
+    assert "Required sections filled</strong> (not yet)" in checks
+    for name in ("key_findings", "how_it_works", "implementation"):
+        at.text_area(key=f"tkf-{STRAND}-{name}").input(f"Some {name}.")
+    save(note="sections written")
+    assert at.success[0].value == "Saved version 3."
+    diff = next(h.proto.body for h in at.get("html") if "synth-diff" in h.proto.body)
+    assert '<th scope="row">How it works</th>' in diff
+    assert not at.button(key="strand-status").disabled
     at.button(key="strand-status").click().run()
-    assert at.success[0].value == "Published: version 3."
+    assert len(_store_versions(store)) == 3, "nothing is published before the confirmation"
+    at.button(key="publish-confirm").click().run()
+    assert at.success[0].value == "Published: version 4."
     assert at.button(key="strand-status").label == "Unpublish"
     versions = _store_versions(store)
-    assert [v.entry.status for v in versions] == ["draft", "draft", "published"]
+    assert [v.entry.status for v in versions] == ["draft", "draft", "draft", "published"]
     second = versions[1].entry
     assert second.padlocks == 4 and len(second.links) == 2
     assert [x.independent for x in second.links] == [True, False]
@@ -441,7 +501,7 @@ def test_browser_basket_to_brief_with_every_download(
     from docx import Document
     from pypdf import PdfReader
 
-    page.goto(str(served["url"]))
+    page.goto(f"{served['url']}/?view=passages")
     box = page.get_by_label("Ask a question about the evidence")
     box.fill(QUESTION)
     box.press("Enter")
@@ -459,12 +519,13 @@ def test_browser_basket_to_brief_with_every_download(
     # Same session: the sidebar link keeps the basket (a new URL would start a new session).
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Brief builder").click()
     page.get_by_role("heading", name="Brief builder").wait_for()
-    page.get_by_text("Basket: 2 passages").wait_for()
+    page.get_by_text(re.compile(r": 2 passages$")).wait_for()
     page.locator(f".st-key-brief-item-{chosen[0]}").get_by_role("button", name="↓ Down").click()
     _first_item_is(page, chosen[1])  # the rerun may start after the click returns
     _settled(page)
     page.get_by_role("button", name="Build the brief").click()
-    page.get_by_role("heading", name="Key messages").wait_for(timeout=180_000)
+    preview = page.frame_locator("iframe[title='Preview of the brief']")
+    preview.get_by_role("heading", name="Key messages").wait_for(timeout=180_000)
     _settled(page)
     shot(page, "app-brief")
 
@@ -525,8 +586,11 @@ def test_browser_toolkit_strand_edit_and_history(
     assert "Texting parents" in reader.pages[0].extract_text()
 
     page.get_by_role("tab", name="Edit").click()
-    page.get_by_label("Padlocks (evidence strength)").click()
-    page.get_by_role("option", name="4/5").click()
+    padlocks = page.get_by_label("Padlocks (evidence strength)")
+    padlocks.scroll_into_view_if_needed()
+    padlocks.click()
+    page.keyboard.type("4/5")
+    page.keyboard.press("Enter")
     page.get_by_label("What changed and why").fill("a second trial confirms it")
     page.get_by_role("button", name="Save a new version").click()
     page.get_by_text("Saved version 2.").wait_for()
@@ -534,9 +598,10 @@ def test_browser_toolkit_strand_edit_and_history(
     page.get_by_role("tab", name=re.compile(r"^History")).click()
     history = page.get_by_test_id("stTable").first
     history.get_by_text("a second trial confirms it").wait_for()
-    diff = page.get_by_test_id("stTable").nth(1)
-    row = diff.locator("tr").filter(has_text="padlocks")
-    assert [c.inner_text().strip() for c in row.locator("td").all()][-2:] == ["3", "4"]
+    row = page.locator("table.synth-diff tr").filter(has_text="Padlocks (curator)")
+    assert [c.inner_text().strip() for c in row.locator("td").all()] == ["3/5", "4/5"]
+    assert row.locator("del").inner_text() == "3" and row.locator("ins").inner_text() == "4"
+    shot(page, "app-strand-history")
     page.get_by_role("tab", name="Card").click()
     page.frame_locator("iframe").first.get_by_text("4/5", exact=True).wait_for()
     versions = _store_versions(store)

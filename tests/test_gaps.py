@@ -102,3 +102,49 @@ def test_a_curator_tag_fills_a_gap(corpus_index_root: Path, tmp_path: Path) -> N
     assert after.count(topic, country) == 1
     changed = {cell for cell in after.counts if after.counts[cell] != before.counts.get(cell)}
     assert changed == {(topic, country)}
+
+
+MULTI_COUNTRY_REVIEW = """---
+title: "Early Grade Reading Programmes in Five Countries: A Systematic Review"
+author: Reading Evidence Unit
+date: 2022-03-01
+---
+
+# Early Grade Reading Programmes in Five Countries: A Systematic Review
+
+## Abstract
+
+This systematic review synthesises 24 evaluations of structured early grade reading programmes
+in Kenya, Uganda, Tanzania, Nigeria and Ghana. We searched six databases and screened 1,900
+records. Included studies were randomised controlled trials in primary schools. Across the
+included studies, structured reading programmes improved oral reading fluency by 0.25 standard
+deviations on average.
+
+## Methods
+
+Our review followed a registered protocol. Two reviewers screened every record and extracted
+effect sizes independently. We pooled effects with a random-effects meta-analysis.
+"""
+
+
+def test_a_multi_country_review_counts_once_under_multi_country(
+    corpus_index_root: Path, tmp_path: Path, embedder
+) -> None:
+    root = tmp_path / "index"
+    shutil.copytree(corpus_index_root, root)
+    review = tmp_path / "review-reading-five-countries.md"
+    review.write_text(MULTI_COUNTRY_REVIEW, encoding="utf-8")
+    from synth.index import ingest
+
+    assert ingest([review], root, embedder=lambda: embedder).count("added") == 1
+    with Index.open(root) as index:
+        doc = next(d for d in index.documents() if d.source == review.name)
+        record = index.study(doc.doc_id)
+        assert record.multi_country and record.kind == "systematic-review"
+        by_country = gap_map(index, rows="topic", cols="country")
+        by_phase = gap_map(index, rows="topic", cols="phase")
+    cells = [cell for cell, docs in by_country.documents.items() if doc.doc_id in docs]
+    assert cells and all(col == "multi-country" for _, col in cells)
+    assert by_country.cols[-1] == ("multi-country", "Multi-country")
+    assert not any(col == "multi-country" for col, _ in by_phase.cols)
+    assert any(doc.doc_id in docs for docs in by_phase.documents.values())

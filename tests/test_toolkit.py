@@ -735,6 +735,42 @@ def test_cli_links_checked_against_the_index(
     assert "Look beyond the headlines" in out
 
 
+def test_cli_card_names_linked_studies_by_reference(
+    tmp_path, capsys, monkeypatch, corpus_index, corpus_index_root, linked_chunks
+):
+    """With an index (given, or the default one) the card lists studies as the app does: an
+    APA reference first, the file in brackets; without one it can only name files."""
+    from synth.brief.references import references_for
+
+    tk = ["--toolkit", str(tmp_path / "tk.sqlite")]
+    tutoring, _, tarl, *_ = linked_chunks
+    link = [f"--link={tutoring}", f"--link={tarl}"]
+    index = ["--index", str(corpus_index_root)]
+    _run(capsys, "toolkit", "new", "Tutoring", "--topic", "tutoring", *link, *index, *tk)
+    docs = corpus_index.find_documents(LINKED[:2])
+    expected = {r.doc_id: r for r in references_for(corpus_index, [d.doc_id for d in docs])}
+    monkeypatch.chdir(tmp_path)  # no default index here
+    code, bare, _ = _run(capsys, "toolkit", "show", "tutoring", *tk)
+    assert code == 0 and f"- {LINKED[0]} Passages on p." in bare
+    code, out, _ = _run(capsys, "toolkit", "show", "tutoring", *index, *tk)
+    assert code == 0
+    studies = out.split("## The evidence behind it: studies")[1].split("---")[0]
+    items = [line for line in studies.splitlines() if line.startswith("- ")]
+    assert len(items) == 2
+    for doc in docs:
+        item = next(i for i in items if i.endswith(f"({doc.source})."))
+        year = expected[doc.doc_id].apa_text.split("(")[1][:4]
+        assert not item.startswith(f"- {doc.source}"), item
+        assert doc.title.split()[0] in item and year in item, item
+    (tmp_path / "index").symlink_to(corpus_index_root)  # the default index is used when built
+    code, again, _ = _run(capsys, "toolkit", "show", "tutoring", *tk)
+    assert again.split("## The evidence")[1] == out.split("## The evidence")[1]
+    code, exported, _ = _run(capsys, "toolkit", "export", "--format", "md", *tk)
+    assert studies in exported
+    code, _, err = _run(capsys, "toolkit", "show", "tutoring", "--index", "nowhere", *tk)
+    assert code == 2 and "no index at 'nowhere'" in err
+
+
 def test_linked_evidence_requires_a_chunk_id():
     with pytest.raises(ToolkitError, match="chunk_id"):
         LinkedEvidence.from_json({"doc_id": "x"})

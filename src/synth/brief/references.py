@@ -330,3 +330,61 @@ def to_bibtex(refs: list[Reference]) -> str:
         body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
         entries.append(f"@{kind}{{{bibtex_key(ref, taken)},\n{body}\n}}")
     return "\n\n".join(entries) + ("\n" if entries else "")
+
+
+# ---------------------------------------------------------------- CSL-JSON and one-call export
+
+CSL_TYPES = {"webpage": "webpage", "paper-conference": "paper-conference"}
+CITATION_FORMATS = {
+    # format: (file extension, MIME type, label)
+    "ris": ("ris", "application/x-research-info-systems", "RIS"),
+    "bibtex": ("bib", "application/x-bibtex", "BibTeX"),
+    "csl": ("json", "application/vnd.citationstyles.csl+json", "CSL-JSON"),
+}
+
+
+def _csl_name(name: str) -> dict[str, str]:
+    if not _is_person(name):
+        return {"literal": name.strip()}
+    family, _, given = name.partition(",")
+    return {"family": family.strip(), "given": given.strip()}
+
+
+def to_csl_json(refs: list[Reference]) -> str:
+    """CSL-JSON items (Zotero, Pandoc and citeproc read these), one per reference."""
+    import json
+
+    items = []
+    for ref in refs:
+        item: dict[str, object] = {
+            "id": ref.doc_id,
+            "type": CSL_TYPES.get(ref.item_type, ref.item_type or "report"),
+            "title": ref.title,
+        }
+        if ref.authors:
+            item["author"] = [_csl_name(a) for a in ref.authors]
+        if ref.year:
+            item["issued"] = {"date-parts": [[ref.year]]}
+        if ref.publisher:
+            key = "container-title" if ref.item_type == "article-journal" else "publisher"
+            item[key] = ref.publisher
+        if ref.doi:
+            item["DOI"] = ref.doi
+        if ref.url:
+            item["URL"] = ref.url
+        item["note"] = f"File: {ref.source}"
+        items.append(item)
+    return json.dumps(items, ensure_ascii=False, indent=2) + "\n"
+
+
+def references_for(index: Index, doc_ids: list[str]) -> list[Reference]:
+    """The citations of these documents (each once), sorted and suffixed as APA does."""
+    return finish_references([reference_for(index, d) for d in dict.fromkeys(doc_ids)])
+
+
+def export_references(refs: list[Reference], fmt: str) -> str:
+    """The references as RIS, BibTeX or CSL-JSON text (`fmt` a key of CITATION_FORMATS)."""
+    writers = {"ris": to_ris, "bibtex": to_bibtex, "csl": to_csl_json}
+    if fmt not in writers:
+        raise ValueError(f"unknown citation format {fmt!r}: use ris, bibtex or csl")
+    return writers[fmt](refs)

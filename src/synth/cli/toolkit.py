@@ -7,8 +7,10 @@ rendering imports stay inside the handlers, so building the parser does not load
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import sqlite3
 import sys
 import textwrap
 from pathlib import Path
@@ -18,6 +20,9 @@ from synth.index import DEFAULT_INDEX_DIR
 
 from .common import err, open_index
 
+INDEX_HELP = (
+    f"name linked studies by their references from this index (default: {DEFAULT_INDEX_DIR})"
+)
 TOOLKIT_TEXT_OPTIONS = ("key_findings", "how_it_works", "behind_the_average", "closing_the_gap")
 
 
@@ -151,11 +156,22 @@ def _tk_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tk_render(version, fmt: str) -> bytes:
+def _tk_index(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """The index a card's references come from: --index, else the default index when one is
+    built there. Without one (or when the default is damaged) the card names files instead."""
+    if args.index:
+        return open_index(args.index)
+    try:
+        return open_index(str(DEFAULT_INDEX_DIR))
+    except (OSError, ValueError, sqlite3.Error):
+        return contextlib.nullcontext()
+
+
+def _tk_render(version, fmt: str, index=None) -> bytes:
     from datetime import UTC, datetime
 
     from synth.taxonomy import load_taxonomy
-    from synth.toolkit.card import CardProvenance, export_card
+    from synth.toolkit.card import CardProvenance, card_references, export_card
 
     provenance = CardProvenance(
         build_id=version.entry.index_build,
@@ -164,7 +180,8 @@ def _tk_render(version, fmt: str) -> bytes:
         version=version.n,
         version_date=version.created_at[:10],
     )
-    return export_card(version.entry, provenance, fmt, load_taxonomy())
+    references = card_references(version.entry, index) if index is not None else None
+    return export_card(version.entry, provenance, fmt, load_taxonomy(), references)
 
 
 def _tk_show(args: argparse.Namespace) -> int:
@@ -175,7 +192,8 @@ def _tk_show(args: argparse.Namespace) -> int:
     if args.json:
         data = (json.dumps(version.entry.to_json(), ensure_ascii=False, indent=2) + "\n").encode()
     else:
-        data = _tk_render(version, args.format)
+        with _tk_index(args) as index:
+            data = _tk_render(version, args.format, index)
     if args.output:
         Path(args.output).write_bytes(data)
         print(f"{args.entry_id} version {version.n} written to {args.output}")
@@ -228,7 +246,8 @@ def _tk_export(args: argparse.Namespace) -> int:
         elif args.format == "csv":
             text = entries_to_csv(entries)
         else:
-            cards = [_tk_render(store.version(e.id), "md").decode() for e in entries]
+            with _tk_index(args) as index:
+                cards = [_tk_render(store.version(e.id), "md", index).decode() for e in entries]
             text = "\n\n---\n\n".join(cards)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -419,6 +438,7 @@ def add_parser(sub) -> None:
     q.add_argument("--json", action="store_true")
     q.add_argument("--format", choices=["md", "html", "pdf", "docx"], default="md")
     q.add_argument("-o", "--output")
+    q.add_argument("--index", help=INDEX_HELP)
     q = common(tk.add_parser("history", help="versions of an entry, or a diff of two"))
     q.add_argument("entry_id")
     q.add_argument("--diff", nargs=2, type=int, metavar=("A", "B"))
@@ -430,6 +450,7 @@ def add_parser(sub) -> None:
     q.add_argument("--format", choices=["json", "csv", "md"], default="json")
     q.add_argument("--status", choices=["draft", "published"])
     q.add_argument("-o", "--output")
+    q.add_argument("--index", help=INDEX_HELP)
     q = common(tk.add_parser("import", help="entries from a JSON or CSV export"))
     q.add_argument("file")
     q.add_argument("--format", choices=["json", "csv"])

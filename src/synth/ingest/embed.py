@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import re
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -197,7 +198,16 @@ class Embedder:
             return self.encode([query])[0]
 
 
-@lru_cache(maxsize=2)
+_load_lock = threading.Lock()
+
+
 def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
-    """One model per process: loading costs seconds, encoding a query milliseconds."""
+    """One model per process: loading costs seconds, encoding a query milliseconds. Locked, so
+    a background warm-up (synth serve) and a first search never load the same model twice."""
+    with _load_lock:
+        return _cached_embedder(name)
+
+
+@lru_cache(maxsize=2)
+def _cached_embedder(name: str) -> Embedder:
     return Embedder(name)

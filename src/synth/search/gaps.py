@@ -15,6 +15,12 @@ from synth.models import Filters
 from synth.taxonomy import YEAR_FACET, Facet, Taxonomy, load_taxonomy
 
 Cell = tuple[str, str]
+NOT_STATED = "not-stated"
+MULTI_COUNTRY = ("multi-country", "Multi-country")
+# Columns where a multi-country review spreads over every place it names: it counts once, in
+# the MULTI_COUNTRY column, instead (a multi-country trial counts where it took place).
+PLACE_FACETS = ("country", "region", "income")
+REVIEW_KINDS = ("systematic-review",)
 
 
 @dataclass
@@ -29,6 +35,22 @@ class GapMap:
     n_documents: int = 0
     # Documents in scope with no tag in the row facet or none in the column facet.
     n_unplaced: int = 0
+    # Each cell's documents (ids, in id order), so a click can list them.
+    documents: dict[Cell, list[str]] = field(default_factory=dict)
+    # With `colour`: that facet's values as (id, label) in taxonomy order (NOT_STATED last when
+    # used) and each document's one category, so a cell's bubbles add up to its count.
+    colour_facet: str | None = None
+    categories: list[tuple[str, str]] = field(default_factory=list)
+    category: dict[str, str] = field(default_factory=dict)
+
+    def breakdown(self, row: str, col: str) -> list[tuple[str, int]]:
+        """(category id, documents) in a cell, in legend order, non-zero only."""
+        docs = self.documents.get((row, col), [])
+        return [
+            (cat, n)
+            for cat, _ in self.categories
+            if (n := sum(1 for d in docs if self.category.get(d) == cat))
+        ]
 
     def count(self, row: str, col: str) -> int:
         return self.counts.get((row, col), 0)
@@ -80,16 +102,22 @@ def gap_map(
     all_rows: bool = True,
     all_cols: bool = False,
     taxonomy: Taxonomy | None = None,
+    colour: str | None = None,
 ) -> GapMap:
     """Distinct documents per (row value, column value) among the documents `filters` allow.
 
     Rows default to every value of the row facet (every topic, so absent topics show as gaps);
-    columns to the values at least one document in scope carries.
+    columns to the values at least one document in scope carries. `colour` (a facet such as
+    design or evidence_type) puts each document in one category: its first value of that facet
+    in taxonomy order, or NOT_STATED.
     """
     taxonomy = taxonomy or load_taxonomy()
     row_facet, col_facet = taxonomy.facet(rows), taxonomy.facet(cols)
     filters = filters or Filters()
     docs = {d: t for d, t in _doc_tags(index).items() if _passes(t, filters)}
+    multi = _multi_country_reviews(index, docs) if col_facet.name in PLACE_FACETS else set()
+    for doc_id in multi:
+        docs[doc_id] = {**docs[doc_id], col_facet.name: {MULTI_COUNTRY[0]}}
     present_rows = {v for t in docs.values() for v in t.get(row_facet.name, ())}
     present_cols = {v for t in docs.values() for v in t.get(col_facet.name, ())}
     result = GapMap(
@@ -99,8 +127,10 @@ def gap_map(
         cols=_axis(col_facet, present_cols, all_cols),
         n_documents=len(docs),
     )
+    if multi:
+        result.cols = [c for c in result.cols if c[0] != MULTI_COUNTRY[0]] + [MULTI_COUNTRY]
     result.counts = {(r, c): 0 for r, _ in result.rows for c, _ in result.cols}
-    for tags in docs.values():
+    for doc_id, tags in sorted(docs.items()):
         row_values, col_values = tags.get(row_facet.name, set()), tags.get(col_facet.name, set())
         if not row_values or not col_values:
             result.n_unplaced += 1
@@ -108,4 +138,29 @@ def gap_map(
             for c in col_values:
                 if (r, c) in result.counts:
                     result.counts[(r, c)] += 1
+                    result.documents.setdefault((r, c), []).append(doc_id)
+    if colour:
+        _colour(result, taxonomy.facet(colour), docs)
     return result
+
+
+def _multi_country_reviews(index: Index, docs: dict[str, dict[str, set[str]]]) -> set[str]:
+    """Documents whose study record says it reviews evidence from several countries."""
+    records = index.studies(list(docs))
+    return {
+        doc_id
+        for doc_id, record in records.items()
+        if record.multi_country and record.kind in REVIEW_KINDS
+    }
+
+
+def _colour(result: GapMap, facet: Facet, docs: dict[str, dict[str, set[str]]]) -> None:
+    order = [v.id for v in facet.values]
+    result.colour_facet = facet.name
+    for doc_id, tags in docs.items():
+        values = tags.get(facet.name, set())
+        result.category[doc_id] = next((v for v in order if v in values), NOT_STATED)
+    used = set(result.category.values())
+    result.categories = [(v.id, v.label) for v in facet.values if v.id in used]
+    if NOT_STATED in used:
+        result.categories.append((NOT_STATED, "Not stated"))

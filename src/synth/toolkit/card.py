@@ -3,6 +3,7 @@ HTML (curator text escaped), PDF or DOCX."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -20,6 +21,7 @@ from .entries import (
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from synth.index import Index
     from synth.taxonomy import Taxonomy
 
 
@@ -48,9 +50,21 @@ class CardSource:
     quotes: list[tuple[str, int | None]]
     chunk_ids: list[str]
     independent: bool
+    reference: str = ""
 
 
-def _card_sources(links: list[LinkedEvidence]) -> list[CardSource]:
+def card_references(entry: ToolkitEntry, index: Index) -> dict[str, str]:
+    """Each linked document's APA reference (plain text), so a card lists studies, not files."""
+    from synth.brief.references import references_for
+
+    known = {d.doc_id for d in index.find_documents([x.doc_id for x in entry.links])}
+    doc_ids = [x.doc_id for x in entry.links if x.doc_id in known]
+    return {ref.doc_id: ref.apa_text for ref in references_for(index, doc_ids)}
+
+
+def _card_sources(
+    links: list[LinkedEvidence], references: Mapping[str, str] | None = None
+) -> list[CardSource]:
     by_doc: dict[str, list[LinkedEvidence]] = {}
     for link in links:
         by_doc.setdefault(link.doc_id, []).append(link)
@@ -62,6 +76,7 @@ def _card_sources(links: list[LinkedEvidence]) -> list[CardSource]:
             quotes=[(x.quote, x.page) for x in group if x.quote],
             chunk_ids=[x.chunk_id for x in group],
             independent=any(x.independent for x in group),
+            reference=(references or {}).get(doc_id, ""),
         )
         for doc_id, group in by_doc.items()
     ]
@@ -73,9 +88,15 @@ def _labels(taxonomy: Taxonomy | None, facet: str, values: list[str]) -> list[st
 
 
 def card_context(
-    entry: ToolkitEntry, provenance: CardProvenance, taxonomy: Taxonomy | None = None
+    entry: ToolkitEntry,
+    provenance: CardProvenance,
+    taxonomy: Taxonomy | None = None,
+    references: Mapping[str, str] | None = None,
+    embedded: bool = False,
 ) -> dict[str, object]:
-    """Everything a card template reads, already labelled, so templates hold no logic."""
+    """Everything a card template reads, already labelled, so templates hold no logic.
+    `references` (doc id -> APA text) name the studies; `embedded` leaves out the title block
+    for a page that shows it already."""
     topic = _labels(taxonomy, "topic", [entry.topic])[0]
     contexts = [
         (
@@ -112,7 +133,8 @@ def card_context(
         },
         "sections": [(SECTIONS[k], getattr(entry, k)) for k in SECTIONS if k != "summary"],
         "contexts": contexts,
-        "sources": _card_sources(entry.links),
+        "sources": _card_sources(entry.links, references),
+        "embedded": embedded,
         "provenance": provenance,
         "caveat": CAVEAT,
     }
@@ -151,11 +173,13 @@ def render_card(
     fmt: Literal["md", "html"] = "md",
     taxonomy: Taxonomy | None = None,
     templates_dir: str | Path | None = None,
+    references: Mapping[str, str] | None = None,
+    embedded: bool = False,
 ) -> str:
     """Fill toolkit-card.<fmt>.j2 in synth.brief.render's sandbox and template search path."""
     from synth.brief.render import render_template
 
-    context = card_context(entry, provenance, taxonomy)
+    context = card_context(entry, provenance, taxonomy, references, embedded)
     if fmt == "html":
         context |= _html_sections(entry)
     return render_template(f"{CARD_TEMPLATE}.{fmt}.j2", context, templates_dir)
@@ -166,10 +190,12 @@ def export_card(
     provenance: CardProvenance,
     fmt: Literal["md", "html", "pdf", "docx"],
     taxonomy: Taxonomy | None = None,
+    references: Mapping[str, str] | None = None,
 ) -> bytes:
     """The card as file bytes; PDF and DOCX are made from the Markdown card."""
     from synth.brief.export import render_markdown_to
 
     if fmt in ("md", "html"):
-        return render_card(entry, provenance, fmt, taxonomy).encode("utf-8")
-    return render_markdown_to(fmt, render_card(entry, provenance, "md", taxonomy), entry.title)
+        return render_card(entry, provenance, fmt, taxonomy, references=references).encode()
+    card = render_card(entry, provenance, "md", taxonomy, references=references)
+    return render_markdown_to(fmt, card, entry.title)

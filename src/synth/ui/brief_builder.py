@@ -1,9 +1,9 @@
 """Brief builder page: the basket (or, when it is empty, the current search) made into a brief,
-previewed live and downloaded in every format with the sources as RIS and BibTeX.
+previewed live and downloaded in every format with the sources as RIS, BibTeX and CSL-JSON.
 
 Synthesis takes seconds (themes, quote checks), so it is st.cache_data on what decides its
-result: the index build and either the basket's chunk ids in order or the search's query,
-filters and size. The template only changes the rendering, cached apart from it, so switching
+result: the index build, either the basket's chunk ids in order or the search's query, filters
+and size, and the template (each places passages in its own sections). Switching back to a
 template, reordering back, or clicking a download does not synthesise again.
 """
 
@@ -13,14 +13,14 @@ import streamlit as st
 
 from synth.brief.basket import hits_from_basket
 from synth.brief.content import BriefContent
-from synth.brief.references import to_bibtex, to_ris
+from synth.brief.references import export_references
 from synth.brief.render import BriefError, export_brief
 from synth.brief.synthesize import synthesize
 from synth.index import Index
 from synth.taxonomy import load_taxonomy
 from synth.ui import basket, nav, resources
-from synth.ui.highlight import md_escape
 from synth.ui.query import LAST_PARAMS, SearchState, state_from_params
+from synth.ui.text import plain
 
 PAGE = "brief"
 TEMPLATES = {
@@ -28,11 +28,12 @@ TEMPLATES = {
     "practitioner-brief": "Practitioner brief",
     "policy-brief": "Policy brief",
 }
+REFERENCE_FORMATS = {"ris": "ris", "bib": "bibtex", "csl.json": "csl"}
 TEMPLATE_KEY = "brief_template"
 QUESTION_KEY = "brief_question"
 K_KEY = "brief_k"
 LIVE = "brief_live"
-# (format, button label, MIME type); ris and bib are the brief's references, not the brief.
+# (format, button label, MIME type); the last three are the brief's references, not the brief.
 FILES = (
     ("md", "Markdown", "text/markdown"),
     ("html", "HTML", "text/html"),
@@ -41,6 +42,7 @@ FILES = (
     ("json", "JSON", "application/json"),
     ("ris", "RIS", "application/x-research-info-systems"),
     ("bib", "BibTeX", "application/x-bibtex"),
+    ("csl.json", "CSL-JSON", "application/vnd.citationstyles.csl+json"),
 )
 
 
@@ -85,10 +87,8 @@ def brief_file(
 ) -> bytes:
     """One download's bytes: the brief in a format, or its references as RIS or BibTeX."""
     content = brief_content(root, build_id, question, chunk_ids, filters_json, k, template)
-    if fmt == "ris":
-        return to_ris(content.references).encode("utf-8")
-    if fmt == "bib":
-        return to_bibtex(content.references).encode("utf-8")
+    if fmt in REFERENCE_FORMATS:
+        return export_references(content.references, REFERENCE_FORMATS[fmt]).encode("utf-8")
     return export_brief(content, fmt, template)  # type: ignore[arg-type]
 
 
@@ -126,39 +126,6 @@ def _filters_text(state: SearchState) -> str:
 # ---------------------------------------------------------------- widgets
 
 
-def _basket_panel(index: Index) -> list[str]:
-    """The basket's passages with up, down and remove; returns their chunk ids in order."""
-    shown = basket.records(index)
-    st.subheader(f"Basket: {len(shown)} passage{'s' if len(shown) != 1 else ''}")
-    st.caption("The brief lists its sources in this order.")
-    for i, record in enumerate(shown):
-        with st.container(border=True, key=f"brief-item-{record.chunk_id}"):
-            st.markdown(
-                f"**{i + 1}. {md_escape(record.title)}** · {md_escape(record.source)} · "
-                f"p. {record.page_start}"
-            )
-            st.caption(md_escape(record.text[:160] + ("…" if len(record.text) > 160 else "")))
-            with st.container(horizontal=True):
-                cid = record.chunk_id
-                first, last = i == 0, i == len(shown) - 1
-                st.button(
-                    "↑ Up",
-                    key=f"brief-up:{cid}",
-                    on_click=basket.move,
-                    args=(cid, -1),
-                    disabled=first,
-                )
-                st.button(
-                    "↓ Down",
-                    key=f"brief-down:{cid}",
-                    on_click=basket.move,
-                    args=(cid, 1),
-                    disabled=last,
-                )
-                st.button("Remove", key=f"brief-remove:{cid}", on_click=basket.remove, args=(cid,))
-    return [r.chunk_id for r in shown]
-
-
 def _template_choice() -> str:
     if st.session_state.get(TEMPLATE_KEY) not in TEMPLATES:
         st.session_state[TEMPLATE_KEY] = "learning-brief"
@@ -179,10 +146,10 @@ def _provenance(content: BriefContent, chunk_ids: list[str]) -> None:
     with st.container(border=True, key="brief-provenance"):
         st.markdown("**Provenance**")
         st.markdown(
-            f"- **Question:** {md_escape(p.query) if p.query else '(none)'}\n"
+            f"- **Question:** {plain(p.query) if p.query else '(none)'}\n"
             f"- **Evidence:** {origin}\n"
-            f"- **Filters:** {md_escape(filters)}\n"
-            f"- **Index build:** `{p.build_id}` (model {md_escape(p.model)})\n"
+            f"- **Filters:** {plain(filters)}\n"
+            f"- **Index build:** `{p.build_id}` (model {plain(p.model)})\n"
             f"- **Built:** {p.created} by synth {p.synth_version}\n"
             f"- **Quote check:** {checks.checked} sentences checked word for word on their "
             f"pages, {checks.passed} passed, {checks.failed} dropped"
@@ -190,13 +157,13 @@ def _provenance(content: BriefContent, chunk_ids: list[str]) -> None:
     if content.dropped_quotes:
         with st.expander(f"{len(content.dropped_quotes)} quotes dropped by the check"):
             for dropped in content.dropped_quotes:
-                st.caption(md_escape(dropped))
+                st.caption(plain(dropped))
 
 
 def _downloads(files: dict[str, bytes], template: str) -> None:
     with st.container(horizontal=True, key="brief-downloads"):
         for fmt, label, mime in FILES:
-            name = f"references.{fmt}" if fmt in ("ris", "bib") else f"{template}.{fmt}"
+            name = f"references.{fmt}" if fmt in REFERENCE_FORMATS else f"{template}.{fmt}"
             st.download_button(
                 f"Download {label}",
                 files[fmt],
@@ -223,11 +190,11 @@ BriefKey = tuple[str, str, str, tuple[str, ...], str, int]
 
 def _controls(index: Index, state: SearchState) -> tuple[BriefKey, str, list[str]] | None:
     """The basket, question, template and build button; None when there is nothing to build."""
-    chunk_ids = _basket_panel(index) if basket.items() else []
+    chunk_ids = basket.panel(index)
     if not chunk_ids:
         st.caption(
             f"The basket is empty, so the brief is built from the current search "
-            f"({md_escape(_filters_text(state))})."
+            f"({plain(_filters_text(state))})."
         )
     if st.session_state.get(QUESTION_KEY) != state.query:
         st.session_state[QUESTION_KEY] = state.query
@@ -284,8 +251,10 @@ def main() -> None:
     with left:
         _provenance(content, chunk_ids)
         _downloads(files, template)
-    with right.container(border=True, key="brief-preview"):
-        st.markdown(files["md"].decode("utf-8"))
+    with right.container(key="brief-preview"):
+        # The HTML brief, as readers get it: document text there is escaped HTML, so nothing in
+        # it can turn into Markdown links, maths or icons, and its styles stay in the frame.
+        st.iframe(files["html"].decode("utf-8"), height="content", alt="Preview of the brief")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from synth.index import Index, IndexBusy, ingest, remove
 from synth.ingest.metadata import DocMetadata, MetadataError, load_metadata
 from synth.models import IngestReport
 from synth.ui import nav, resources, static_docs
-from synth.ui.highlight import md_escape
 from synth.ui.progress import StreamlitProgress
+from synth.ui.text import plain
 from synth.ui.uploads import (
     DOCUMENT_EXTENSIONS,
     METADATA_EXTENSIONS,
@@ -182,7 +182,7 @@ def _remove(index: Index) -> None:
             st.error(str(exc))
             return
         static_docs.unpublish([choice.doc_id])
-        st.session_state[NOTICE] = md_escape(f"Removed {', '.join(removed) or 'nothing'}.")
+        st.session_state[NOTICE] = plain(f"Removed {', '.join(removed) or 'nothing'}.")
         st.rerun()
 
 

@@ -7,7 +7,6 @@ too slow for each keystroke. Everything from a document is HTML-escaped before i
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from collections import Counter
@@ -16,6 +15,8 @@ from collections.abc import Sequence
 from synth.index import Index
 from synth.models import Hit
 from synth.taxonomy import Taxonomy
+from synth.toolkit.baskets import pages_label
+from synth.ui.text import html_text
 
 # fmt: off
 STOPWORDS = frozenset({
@@ -26,17 +27,6 @@ STOPWORDS = frozenset({
 })
 # fmt: on
 _SUFFIXES = ("ing", "ies", "ed", "es", "s")
-MARK_STYLE = "background:#fde68a;padding:0 .1em;border-radius:2px"
-CHIP_STYLE = (
-    "display:inline-block;margin:.15rem .25rem 0 0;padding:.05rem .5rem;border-radius:999px;"
-    "background:#e0ecff;color:#1e3a8a;font-size:.75rem"
-)
-
-
-def md_escape(text: str) -> str:
-    """Document text for Streamlit's Markdown elements: every Markdown/HTML character escaped,
-    so a title cannot become a link, an image, a formula or a tag."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
 
 
 def stem(word: str) -> str:
@@ -80,7 +70,7 @@ def hit_sentences(index: Index, hit: Hit) -> list[str]:
 
 
 def page_label(hit: Hit) -> str:
-    return f"p. {hit.page}" if hit.page == hit.page_end else f"pp. {hit.page}-{hit.page_end}"
+    return pages_label(hit.page, hit.page_end)
 
 
 def chips(hit: Hit, taxonomy: Taxonomy) -> list[tuple[str, str]]:
@@ -93,23 +83,42 @@ def chips(hit: Hit, taxonomy: Taxonomy) -> list[tuple[str, str]]:
 
 
 def card_html(
-    number: int, hit: Hit, sentences: Sequence[str], best: int, taxonomy: Taxonomy
+    number: int,
+    hit: Hit,
+    sentences: Sequence[str],
+    best: int,
+    taxonomy: Taxonomy,
+    pdf_url: str | None = None,
 ) -> str:
-    """The card body as HTML in which every piece of document text is escaped."""
-    esc = html.escape
+    """The card body as HTML in which every piece of document text is escaped. With the PDF's
+    URL, the card links to it at the cited page and offers it as a download: plain links, not
+    widgets, so a page of results stays quick to draw."""
+    esc = html_text
     body = " ".join(
-        f'<mark class="synth-best" style="{MARK_STYLE}">{esc(s)}</mark>' if i == best else esc(s)
+        f'<mark class="synth-best">{esc(s)}</mark>' if i == best else esc(s)
         for i, s in enumerate(sentences)
     )
     where = " · ".join([hit.source, page_label(hit), hit.section or "no section"])
     tags = "".join(
-        f'<span class="synth-chip" title="{esc(facet)}" style="{CHIP_STYLE}">{esc(value)}</span>'
+        f'<span class="synth-chip" title="{esc(facet)}">{esc(value)}</span>'
         for facet, value in chips(hit, taxonomy)
     )
     return (
         f'<div class="synth-card">'
         f'<div style="font-weight:600;font-size:1.05rem">{number}. {esc(hit.title)}</div>'
-        f'<div class="synth-where" style="color:#555;font-size:.85rem">{esc(where)}</div>'
+        f'<div class="synth-where synth-muted" style="font-size:.85rem">{esc(where)}</div>'
         f'<p style="margin:.5rem 0">{body}</p>'
-        f"<div>{tags}</div></div>"
+        f"<div>{tags}</div>{_pdf_links(hit, pdf_url)}</div>"
+    )
+
+
+def _pdf_links(hit: Hit, url: str | None) -> str:
+    if not url:
+        return ""
+    esc = html_text
+    return (
+        f'<div class="synth-links" style="margin-top:.5rem;display:flex;gap:1.2rem;'
+        f'flex-wrap:wrap"><a href="{esc(url)}#page={hit.page}" target="_blank" rel="noopener">'
+        f'Open PDF at {esc(page_label(hit))}</a><a href="{esc(url)}" download="{esc(hit.source)}">'
+        f"Download PDF</a></div>"
     )

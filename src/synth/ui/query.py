@@ -16,6 +16,8 @@ from synth.search import clean_query
 from synth.taxonomy import YEAR_FACET, Taxonomy, TaxonomyError
 
 QUERY = "q"
+VIEW = "view"
+VIEWS = ("studies", "passages")
 YEAR_FROM = "year_from"
 YEAR_TO = "year_to"
 MAX_QUERY_CHARS = 500
@@ -36,6 +38,7 @@ class SearchState:
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     year_from: int | None = None
     year_to: int | None = None
+    view: str = VIEWS[0]
 
     @property
     def filters(self) -> Filters:
@@ -58,11 +61,19 @@ class SearchState:
         values = {**self.values, facet: tuple(current)}
         return replace(self, values={k: v for k, v in values.items() if v})
 
+    def with_values(self, facet: str, chosen: Sequence[str]) -> SearchState:
+        """The facet's selection replaced, in the order given (as a pills widget holds it)."""
+        values = {**self.values, facet: tuple(dict.fromkeys(chosen))}
+        return replace(self, values={k: v for k, v in values.items() if v})
+
     def with_years(self, year_from: int | None, year_to: int | None) -> SearchState:
         return replace(self, year_from=year_from, year_to=year_to)
 
     def without_filters(self) -> SearchState:
-        return SearchState(query=self.query)
+        return SearchState(query=self.query, view=self.view)
+
+    def with_view(self, view: str) -> SearchState:
+        return replace(self, view=view if view in VIEWS else VIEWS[0])
 
     def to_params(self) -> dict[str, str | list[str]]:
         """Query parameters in a stable order: q, facets as stored, then the year range."""
@@ -76,6 +87,8 @@ class SearchState:
             params[YEAR_FROM] = str(self.year_from)
         if self.year_to is not None:
             params[YEAR_TO] = str(self.year_to)
+        if self.view != VIEWS[0]:
+            params[VIEW] = self.view
         return params
 
 
@@ -103,4 +116,5 @@ def state_from_params(params: Mapping[str, Sequence[str]], taxonomy: Taxonomy) -
         if chosen:
             values[facet] = tuple(chosen)
     state = SearchState(values=values).with_query(query[-1])
+    state = state.with_view((params.get(VIEW) or [VIEWS[0]])[-1])
     return state.with_years(_year(params.get(YEAR_FROM, ())), _year(params.get(YEAR_TO, ())))

@@ -18,6 +18,8 @@ from synth.index import Index, IndexNotFound
 from synth.ingest.embed import Embedder, load_embedder
 from synth.models import Filters
 from synth.search import SearchResult, SearchSettings, search_faceted
+from synth.search.studies import StudyResult, search_studies
+from synth.ui.text import plain
 
 SAMPLE_CORPUS = Path(__file__).resolve().parents[3] / "corpus"
 
@@ -36,8 +38,12 @@ def max_upload_mb() -> int:
 
 
 def current_build(root: Path) -> str | None:
+    """CURRENT's content (the cache key of the open index), read as bytes: a damaged pointer
+    is the index's to report, not a decoding error here."""
     pointer = root / "CURRENT"
-    return pointer.read_text().strip() if pointer.is_file() else None
+    if not pointer.is_file():  # builds without a pointer: the index falls back to the newest
+        return "" if (root / "builds").is_dir() else None
+    return pointer.read_bytes()[:200].decode("utf-8", "replace").strip()
 
 
 _model_lock = threading.Lock()
@@ -72,6 +78,16 @@ def open_index() -> Index | None:
         return None
 
 
+def damage_warning(index: Index | None) -> None:
+    """The index fell back to an older build because the live one is damaged: say so on every
+    page, with how to repair it, so nobody reads stale results unaware."""
+    if index is not None and index.warning:
+        st.warning(
+            "The index is damaged, so the app is " + plain(index.warning),
+            icon=":material/warning:",
+        )
+
+
 def no_index_notice(hint: str = "add documents on the Corpus page.") -> None:
     """What every page says when there is nothing to show yet."""
     st.info(f"No index at `{index_dir()}` yet: {hint}")
@@ -89,16 +105,26 @@ def warm_embedder(model: str) -> None:
     threading.Thread(target=_load_model, args=(model,), daemon=True).start()
 
 
+def _filters(filters_json: str) -> Filters:
+    data = json.loads(filters_json)
+    values = {f: tuple(v) for f, v in data["values"].items()}
+    return Filters(values, data["year_from"], data["year_to"])
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_studies(root: str, build_id: str, query: str, filters_json: str, k: int) -> StudyResult:
+    """search_studies, memoised like cached_search: one card per study, counts in documents."""
+    index = get_index(root, build_id)
+    embedder = get_embedder(index.manifest.model) if query else None
+    return search_studies(index, embedder, query, SearchSettings(k=k), _filters(filters_json))
+
+
 @st.cache_data(max_entries=128, show_spinner=False)
 def cached_search(root: str, build_id: str, query: str, filters_json: str, k: int) -> SearchResult:
     """search_faceted, memoised: reruns caused by the basket or a download do not search again."""
     index = get_index(root, build_id)
-    data = json.loads(filters_json)
-    filters = Filters(
-        {f: tuple(v) for f, v in data["values"].items()}, data["year_from"], data["year_to"]
-    )
     embedder = get_embedder(index.manifest.model) if query else None
-    return search_faceted(index, embedder, query, SearchSettings(k=k), filters)
+    return search_faceted(index, embedder, query, SearchSettings(k=k), _filters(filters_json))
 
 
 def filters_key(filters: Filters) -> str:
@@ -112,11 +138,7 @@ def filters_key(filters: Filters) -> str:
 def matching_documents(root: str, build_id: str, filters_json: str) -> list[tuple[str, str, int]]:
     """(title, source, passages) of the documents a filter reaches: what browsing shows."""
     index = get_index(root, build_id)
-    data = json.loads(filters_json)
-    filters = Filters(
-        {f: tuple(v) for f, v in data["values"].items()}, data["year_from"], data["year_to"]
-    )
-    rowids = index.filter_ids(filters, SearchSettings().min_confidence).tolist()
+    rowids = index.filter_ids(_filters(filters_json), SearchSettings().min_confidence).tolist()
     counts: dict[tuple[str, str], int] = {}
     for record in index.chunks(rowids).values():
         key = (record.title, record.source)

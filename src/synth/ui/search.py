@@ -17,14 +17,19 @@ from synth.brief.synthesize import synthesize
 from synth.index import Index, ingest
 from synth.models import Hit
 from synth.search import SearchResult
+from synth.search.studies import StudyResult
 from synth.taxonomy import Taxonomy, load_taxonomy
-from synth.ui import basket, nav, resources, static_docs
-from synth.ui.highlight import best_sentence, card_html, hit_sentences, page_label
+from synth.ui import basket, cite, nav, resources, static_docs
+from synth.ui.highlight import best_sentence, card_html, hit_sentences
 from synth.ui.progress import StreamlitProgress
-from synth.ui.query import LAST_PARAMS, SearchState, facet_names, state_from_params
+from synth.ui.query import LAST_PARAMS, VIEWS, SearchState, facet_names, state_from_params
+from synth.ui.study_cards import NO_CLOSE_MATCH, study_cards
+from synth.ui.text import plain
 
 PAGE = "search"
 QUERY_BOX = "q_box"
+VIEW_BOX = "view_box"
+VIEW_LABELS = {"studies": "Studies", "passages": "Passages"}
 YEARS = "years"
 RESULTS = "k"
 OPEN_FACETS = ("topic", "country", "phase")
@@ -46,13 +51,17 @@ def _on_query() -> None:
     _commit(_current().with_query(st.session_state[QUERY_BOX]))
 
 
-def _on_toggle(facet: str, value: str, key: str) -> None:
-    _commit(_current().with_value(facet, value, bool(st.session_state[key])))
+def _on_facet(facet: str, key: str) -> None:
+    _commit(_current().with_values(facet, st.session_state.get(key) or ()))
 
 
 def _on_years(lowest: int, highest: int) -> None:
     lo, hi = st.session_state[YEARS]
     _commit(_current().with_years(None if lo <= lowest else lo, None if hi >= highest else hi))
+
+
+def _on_view() -> None:
+    _commit(_current().with_view(st.session_state.get(VIEW_BOX) or VIEWS[0]))
 
 
 def _on_clear() -> None:
@@ -82,25 +91,43 @@ def _no_index() -> None:
         st.rerun()
 
 
-def _facet_filters(state: SearchState, result: SearchResult, taxonomy: Taxonomy) -> None:
+def _facet_options(
+    name: str, state: SearchState, result: SearchResult | StudyResult, taxonomy: Taxonomy
+) -> dict[str, str]:
+    """A facet's values as "label (documents)", in the result's order; values with no document
+    are left out unless they are selected (so a selection can always be undone)."""
+    options = {c.value: f"{c.label} ({c.documents})" for c in result.facets.get(name, [])}
+    for value in state.selected(name):
+        options.setdefault(value, f"{taxonomy.facets[name].label_of(value)} (0)")
+    return options
+
+
+def _facet_filters(
+    state: SearchState, result: SearchResult | StudyResult, taxonomy: Taxonomy
+) -> None:
+    """One pills widget per facet, not one checkbox per value: a filter click redraws a
+    handful of widgets instead of sixty."""
     for name in facet_names(taxonomy):
-        facet = taxonomy.facets[name]
-        selected = state.selected(name)
-        values = [(c.value, c.label, c.documents) for c in result.facets.get(name, [])]
-        shown = {v for v, _, _ in values}
-        values += [(v, facet.label_of(v), 0) for v in selected if v not in shown]
-        if not values:
+        options = _facet_options(name, state, result, taxonomy)
+        if not options:
             continue
+        selected = state.selected(name)
+        facet = taxonomy.facets[name]
+        key = f"facet:{name}"
+        # Always from the URL: the labels carry counts that change with the filters, so a
+        # value the browser sent under last run's labels may not match this run's.
+        st.session_state[key] = list(selected)
         with st.expander(facet.label, expanded=bool(selected) or name in OPEN_FACETS):
-            for value, label, documents in values:
-                key = f"facet:{name}:{value}"
-                _sync(key, value in selected)
-                st.checkbox(
-                    f"{label} ({documents})",
-                    key=key,
-                    on_change=_on_toggle,
-                    args=(name, value, key),
-                )
+            st.pills(
+                facet.label,
+                list(options),
+                selection_mode="multi",
+                format_func=options.get,
+                key=key,
+                on_change=_on_facet,
+                args=(name, key),
+                label_visibility="collapsed",
+            )
 
 
 def _year_filter(state: SearchState, years: tuple[int, int] | None) -> None:
@@ -113,7 +140,9 @@ def _year_filter(state: SearchState, years: tuple[int, int] | None) -> None:
     st.slider("Year", lowest, highest, key=YEARS, on_change=_on_years, args=(lowest, highest))
 
 
-def _sidebar(index: Index, state: SearchState, result: SearchResult, taxonomy: Taxonomy) -> None:
+def _sidebar(
+    index: Index, state: SearchState, result: SearchResult | StudyResult, taxonomy: Taxonomy
+) -> None:
     with st.sidebar:
         st.header("Filters")
         st.caption("Counts are documents among the best matches for the search.")
@@ -123,16 +152,26 @@ def _sidebar(index: Index, state: SearchState, result: SearchResult, taxonomy: T
         st.slider("Results", 3, 30, 8, key=RESULTS)
 
 
-def _actions(hit: Hit, path: Path | None) -> None:
+def _actions(hit: Hit, path: Path | None, pdf_url: str | None, held: bool) -> None:
     with st.container(horizontal=True):
-        held = hit.chunk_id in basket.items()
-        st.button(
-            "In the basket" if held else "Add to basket",
-            key=f"add:{hit.chunk_id}",
-            on_click=basket.add,
-            args=(hit.chunk_id,),
-            disabled=held,
-        )
+        if held:
+            st.button(
+                "Remove from basket",
+                key=f"basket:{hit.chunk_id}",
+                on_click=basket.remove,
+                args=(hit.chunk_id,),
+                icon=":material/remove_shopping_cart:",
+            )
+        else:
+            st.button(
+                "Add to basket",
+                key=f"basket:{hit.chunk_id}",
+                on_click=basket.add_hit,
+                args=(hit,),
+                icon=":material/add_shopping_cart:",
+            )
+        if pdf_url:  # the card links to the PDF itself
+            return
         if path is None or not path.is_file():
             st.caption("file not found on disk")
             return
@@ -144,9 +183,6 @@ def _actions(hit: Hit, path: Path | None) -> None:
             key=f"dl:{hit.chunk_id}",
             on_click="ignore",
         )
-        url = static_docs.publish(hit.doc_id, path)
-        if url:
-            st.link_button(f"Open PDF at {page_label(hit)}", f"{url}#page={hit.page}")
 
 
 def _results(index: Index, state: SearchState, result: SearchResult, taxonomy: Taxonomy) -> None:
@@ -156,15 +192,21 @@ def _results(index: Index, state: SearchState, result: SearchResult, taxonomy: T
     if not hits:
         st.warning("No results. Try other words or fewer filters.")
         return
+    with st.container(horizontal=True, key="cite-results"):
+        st.caption("Cite these results:")
+        cite.downloads(index, [h.doc_id for h in hits], "search-results", "results")
     sentences = {hit.chunk_id: hit_sentences(index, hit) for hit in hits}
     pool = [s for group in sentences.values() for s in group]
     paths = resources.document_paths(index, sorted({hit.doc_id for hit in hits}))
+    held = set(basket.items())
     for number, hit in enumerate(hits, start=1):
         own = sentences[hit.chunk_id]
         best = best_sentence(state.query, own, pool)
+        path = paths.get(hit.doc_id)
+        url = static_docs.publish(hit.doc_id, path) if path is not None else None
         with st.container(border=True, key=f"card-{hit.chunk_id}"):
-            st.html(card_html(number, hit, own, best, taxonomy))
-            _actions(hit, paths.get(hit.doc_id))
+            st.html(card_html(number, hit, own, best, taxonomy, url))
+            _actions(hit, path, url, hit.chunk_id in held)
 
 
 def _brief(index: Index, state: SearchState, hits: list[Hit]) -> None:
@@ -188,7 +230,7 @@ def _brief(index: Index, state: SearchState, hits: list[Hit]) -> None:
         st.download_button(
             "Download HTML", st.session_state["brief_html"], "learning-brief.html", "text/html"
         )
-    st.markdown(st.session_state["brief_md"])
+    st.iframe(st.session_state["brief_html"], height="content", alt="The learning brief")
 
 
 def _browse(index: Index, state: SearchState) -> None:
@@ -199,9 +241,54 @@ def _browse(index: Index, state: SearchState) -> None:
     st.caption(f"{len(docs)} {noun} these filters. Ask a question to see passages.")
     if docs:
         st.table(
-            [{"Title": t, "File": s, "Matching passages": n} for t, s, n in docs],
+            [{"Title": plain(t), "File": plain(s), "Matching passages": n} for t, s, n in docs],
             hide_index=True,
         )
+
+
+def _pdf_urls(index: Index, doc_ids: list[str]) -> dict[str, str]:
+    urls = {}
+    for doc_id, path in resources.document_paths(index, doc_ids).items():
+        if url := static_docs.publish(doc_id, path):
+            urls[doc_id] = url
+    return urls
+
+
+def _studies(index: Index, state: SearchState, result: StudyResult, taxonomy: Taxonomy) -> None:
+    """Study cards: for a question the studies it finds; for filters alone, the studies they
+    allow (newest first)."""
+    if result.no_close_match:
+        st.warning(NO_CLOSE_MATCH)
+        return
+    noun = "study matches" if result.n_matching == 1 else "studies match"
+    what = "this question" if state.query else "these filters"
+    st.caption(f"{result.n_matching} {noun} {what}; showing {len(result.studies)}.")
+    if not result.studies:
+        st.warning("No study matches. Try other words or fewer filters.")
+        return
+    doc_ids = [s.doc_id for s in result.studies]
+    with st.container(horizontal=True, key="cite-results"):
+        st.caption("Cite these studies:")
+        cite.downloads(index, doc_ids, "search-results", "results")
+    urls = _pdf_urls(index, doc_ids)
+    held = set(basket.items())
+    paths = resources.document_paths(index, doc_ids)
+
+    def actions(hit: Hit, url: str | None) -> None:
+        _actions(hit, paths.get(hit.doc_id), url, hit.chunk_id in held)
+
+    study_cards(index, state.query, result, taxonomy, urls.get, actions)
+
+
+def _view_choice(state: SearchState) -> None:
+    _sync(VIEW_BOX, state.view)
+    st.segmented_control(
+        "Show results as",
+        VIEWS,
+        format_func=VIEW_LABELS.get,
+        key=VIEW_BOX,
+        on_change=_on_view,
+    )
 
 
 def main() -> None:
@@ -223,21 +310,27 @@ def main() -> None:
         on_change=_on_query,
         placeholder="e.g. Does tutoring help pupils who fall behind in maths?",
     )
+    _view_choice(state)
     k = int(st.session_state.get(RESULTS, 8))
-    result = resources.cached_search(
-        str(index.root), index.build_id, state.query, resources.filters_key(state.filters), k
-    )
-    if state.query:
-        _results(index, state, result, taxonomy)
-        _brief(index, state, result.hits)
-    elif not state.filters.empty:
-        _browse(index, state)
+    key = (str(index.root), index.build_id, state.query, resources.filters_key(state.filters), k)
+    if state.view == "studies" and (state.query or not state.filters.empty):
+        result = resources.cached_studies(*key)
+        _studies(index, state, result, taxonomy)
+        if state.query:
+            _brief(index, state, [s.passages[0] for s in result.studies if s.passages])
     else:
-        m = index.manifest
-        st.caption(
-            f"{m.n_documents} documents, {m.n_chunks} passages. Ask a question, or pick filters "
-            "in the sidebar to browse."
-        )
+        result = resources.cached_search(*key)
+        if state.query:
+            _results(index, state, result, taxonomy)
+            _brief(index, state, result.hits)
+        elif not state.filters.empty:
+            _browse(index, state)
+        else:
+            m = index.manifest
+            st.caption(
+                f"{m.n_documents} documents, {m.n_chunks} passages. Ask a question, or pick "
+                "filters in the sidebar to browse."
+            )
     # Drawn last: the search box is usable before the many filter widgets arrive.
     _sidebar(index, state, result, taxonomy)
     resources.warm_embedder(index.manifest.model)

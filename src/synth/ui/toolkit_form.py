@@ -36,7 +36,7 @@ from synth.toolkit.entries import (
 )
 from synth.toolkit.evidence import refresh_from_index
 from synth.toolkit.store import ToolkitStore, toolkit_path
-from synth.ui import basket
+from synth.ui.evidence_picker import evidence_picker
 
 NOTICE = "toolkit_notice"
 NUMBER_FIELDS = ("effect_size", "impact_months", "cost_per_pupil", "studies")
@@ -117,7 +117,8 @@ def studies_text(entry: ToolkitEntry) -> str:
 
 
 def strand_card_html(entry: ToolkitEntry, topic_label: str) -> str:
-    """A strand's card in the toolkit grid; every value is HTML-escaped."""
+    """A strand's card in the toolkit grid; every value is HTML-escaped; colours follow the
+    theme (the app's style sheet), so it reads in light and dark."""
     esc = html.escape
     figures = [
         ("Impact", months_text(entry)),
@@ -127,17 +128,16 @@ def strand_card_html(entry: ToolkitEntry, topic_label: str) -> str:
     ]
     cells = "".join(
         f'<div class="synth-figure" data-figure="{esc(name.lower())}" style="flex:1;'
-        f'min-width:6rem"><div style="color:#555;font-size:.75rem">{esc(name)}</div>'
+        f'min-width:6rem"><div class="synth-muted" style="font-size:.75rem">{esc(name)}</div>'
         f'<div style="font-weight:600">{esc(value)}</div></div>'
         for name, value in figures
     )
-    badge = "#dcfce7;color:#166534" if entry.status == "published" else "#f3f4f6;color:#374151"
+    status = esc(entry.status)
     return (
         f'<div class="synth-strand" data-id="{esc(entry.id)}">'
         f'<div style="font-weight:600;font-size:1.05rem">{esc(entry.title)}</div>'
-        f'<div style="color:#555;font-size:.85rem">{esc(topic_label)} '
-        f'<span class="synth-status" style="padding:0 .4rem;border-radius:999px;background:'
-        f'{badge}">{esc(entry.status)}</span></div>'
+        f'<div class="synth-muted" style="font-size:.85rem">{esc(topic_label)} '
+        f'<span class="synth-status {status}">{status}</span></div>'
         f'<div style="display:flex;gap:.5rem;margin:.5rem 0;flex-wrap:wrap">{cells}</div></div>'
     )
 
@@ -145,9 +145,10 @@ def strand_card_html(entry: ToolkitEntry, topic_label: str) -> str:
 # ---------------------------------------------------------------- form values -> changes
 
 
-def parse_chunk_ids(text: str) -> list[str]:
-    """Chunk ids one a line (commas and spaces also separate them), in order, without repeats."""
-    return list(dict.fromkeys(part for part in text.replace(",", " ").split() if part))
+def link_ids(value: object) -> list[str]:
+    """The linked chunk ids a form holds, in order, without repeats."""
+    items = value if isinstance(value, list | tuple) else str(value or "").split()
+    return list(dict.fromkeys(str(x) for x in items if str(x).strip()))
 
 
 def merge_links(old: list[LinkedEvidence], chunk_ids: list[str]) -> list[LinkedEvidence]:
@@ -195,7 +196,7 @@ def build_entry(
     """The entry the form describes, checked by the library and, with an index, with its links
     resolved and its contexts and padlock suggestion refreshed."""
     entry = apply_changes(base, form_changes(values, editing), bool(values.get(CONFIRM_ES)))
-    links = merge_links(base.links, parse_chunk_ids(str(values.get(LINKS) or "")))
+    links = merge_links(base.links, link_ids(values.get(LINKS)))
     if values.get(INDEPENDENT) is not None:  # the choice is offered once links are stored
         independent = set(values[INDEPENDENT])  # type: ignore[arg-type]
         links = [replace(link, independent=link.doc_id in independent) for link in links]
@@ -231,7 +232,7 @@ def _initial(entry: ToolkitEntry | None) -> dict[str, object]:
     values["cost"] = None if entry.cost_per_pupil is not None else entry.cost
     values["padlocks"] = entry.padlocks
     values["studies"] = text(entry.studies)
-    values[LINKS] = "\n".join(link.chunk_id for link in entry.links)
+    values[LINKS] = [link.chunk_id for link in entry.links]
     values[INDEPENDENT] = list(dict.fromkeys(x.doc_id for x in entry.links if x.independent))
     values[AUTHOR] = os.environ.get("SYNTH_AUTHOR", "")
     return values
@@ -241,12 +242,6 @@ def _seed(prefix: str, entry: ToolkitEntry | None) -> None:
     """Put the entry's values into the widgets' state once, so callbacks may change them later."""
     for name, value in _initial(entry).items():
         st.session_state.setdefault(_key(prefix, name), value)
-
-
-def _link_basket(prefix: str) -> None:
-    key = _key(prefix, LINKS)
-    ids = parse_chunk_ids(str(st.session_state.get(key) or "")) + basket.items()
-    st.session_state[key] = "\n".join(dict.fromkeys(ids))
 
 
 def _fields(prefix: str, taxonomy: Taxonomy, entry: ToolkitEntry | None) -> None:
@@ -289,17 +284,14 @@ def _fields(prefix: str, taxonomy: Taxonomy, entry: ToolkitEntry | None) -> None
     strength.text_input("Number of studies", key=k("studies"))
     for name, title in SECTIONS.items():
         st.text_area(f"{title} (Markdown)", key=k(name), height=90)
-    st.text_area(
-        "Linked passages: chunk ids, one a line",
-        key=k(LINKS),
-        help="The indexed passages behind the strand; checked against the index on save.",
-    )
+    linked = link_ids(st.session_state.get(k(LINKS)))
+    sources = dict.fromkeys(doc_id_of(c) for c in linked)
     if entry is not None and entry.links:
-        sources = {x.doc_id: x.source or x.doc_id for x in entry.links}
+        names = {x.doc_id: x.source or x.doc_id for x in entry.links}
         st.multiselect(
             "Independent evaluations among the linked documents",
-            list(sources),
-            format_func=sources.get,
+            [d for d in sources if d in names],
+            format_func=names.get,
             key=k(INDEPENDENT),
             help="Not run by the programme's developer; the padlock suggestion counts them.",
         )
@@ -351,25 +343,19 @@ def curation_form(
         for name in FIELD_NAMES:
             st.session_state.pop(_key(prefix, name), None)
     _seed(prefix, entry)
-    n_basket = len(basket.items())
+    known = (
+        {x.chunk_id: f"{x.source or x.doc_id}, p. {x.page}" for x in entry.links} if entry else {}
+    )
+    evidence_picker(prefix, index, known)
     with st.form(f"{prefix}-form", border=True):
         _fields(prefix, taxonomy, entry)
-        with st.container(horizontal=True):
-            save = st.form_submit_button(
-                "Create strand" if entry is None else "Save a new version",
-                type="primary",
-                key=f"{prefix}-save",
-            )
-            st.form_submit_button(
-                f"Link the basket ({n_basket})",
-                key=f"{prefix}-link",
-                on_click=_link_basket,
-                args=(prefix,),
-                disabled=not n_basket,
-                help="Add the basket's passages to the linked chunk ids (then save)",
-            )
+        save = st.form_submit_button(
+            "Create strand" if entry is None else "Save a new version",
+            type="primary",
+            key=f"{prefix}-save",
+        )
     if index is None:
-        st.caption("No index is open: linked chunk ids are saved unchecked.")
+        st.caption("No index is open: linked passages are saved unchecked.")
     if not save:
         return None
     values = {name: st.session_state.get(_key(prefix, name)) for name in FIELD_NAMES}
