@@ -313,6 +313,8 @@ def _pool(
         if finding is not None:
             roles[i], own[i], may_lead[i] = "finding", max(float(own[i]), 3.0), True
             evidence[i] = 0.4 + 0.4 * (finding.effect is not None) + 0.2 * strength(record) / 4
+            # The record's headline (what its study card leads with) outranks its side results.
+            evidence[i] += 0.3 * (record is not None and finding == record.headline)
         detail = finding_detail(finding, profile(record, taxonomy))
         unit.quote = replace(unit.quote, role=classified[i], finding=finding, detail=detail)
     target = embedder.encode_query(question) if question.strip() else kept_vectors.mean(0)
