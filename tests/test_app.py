@@ -162,6 +162,20 @@ def test_a_damaged_index_is_named_on_every_page(
         assert not at.exception
 
 
+def test_no_whole_build_is_an_error_naming_repair_not_no_index(
+    corpus_index_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    root = tmp_path / "index"
+    shutil.copytree(corpus_index_root, root)
+    for build in (root / "builds").iterdir():
+        (build / "manifest.json").write_text('{"build_id": ')
+    monkeypatch.setenv("SYNTH_INDEX", str(root))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    error = at.error[0].value.replace("\\", "")
+    assert "damaged" in error and "synth repair" in error, error
+
+
 def test_search_writes_the_url_and_highlights_a_sentence(app: AppTest) -> None:
     app.query_params["view"] = "passages"
     at = app.run()

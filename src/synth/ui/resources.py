@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from synth.index import Index, IndexNotFound
+from synth.index import Index, IndexDamaged, IndexNotFound
 from synth.ingest.embed import Embedder, load_embedder
 from synth.models import Filters
 from synth.search import SearchResult, SearchSettings, search_faceted
@@ -55,6 +55,10 @@ def _load_model(model: str) -> Embedder:
         return load_embedder(model)
 
 
+# Why the last open failed when no build is whole (the message names `synth repair`).
+DAMAGED_KEY = "index_damaged"
+
+
 @st.cache_resource(show_spinner="Loading the embedding model...", max_entries=2)
 def get_embedder(model: str) -> Embedder:
     return _load_model(model)
@@ -72,8 +76,12 @@ def open_index() -> Index | None:
     build = current_build(root)
     if build is None:
         return None
+    st.session_state.pop(DAMAGED_KEY, None)
     try:
         return get_index(str(root), build)
+    except IndexDamaged as exc:  # no whole build: say so, with the repair command
+        st.session_state[DAMAGED_KEY] = str(exc)
+        return None
     except IndexNotFound:
         return None
 
@@ -86,6 +94,8 @@ def damage_warning(index: Index | None) -> None:
             "The index is damaged, so the app is " + plain(index.warning),
             icon=":material/warning:",
         )
+    elif index is None and st.session_state.get(DAMAGED_KEY):
+        st.error(plain(st.session_state[DAMAGED_KEY]), icon=":material/error:")
 
 
 def no_index_notice(hint: str = "add documents on the Corpus page.") -> None:
