@@ -11,7 +11,7 @@ import re
 import shutil
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlparse
+from urllib.parse import parse_qs, quote, urljoin, urlparse
 
 import pytest
 from browser_support import ARTIFACTS, CHROMIUM, served_app, shot
@@ -128,6 +128,32 @@ def test_search_filter_open_and_basket(app_url: str, page, tmp_path: Path) -> No
     _settled(page)
     card.get_by_role("button", name="Remove from basket").wait_for()
     shot(page, "app-search-basket")
+
+
+def test_study_passages_unfold_on_demand_and_go_to_the_basket(app_url: str, page) -> None:
+    """A study's passages are drawn when its fold opens (not before); Add and Remove there move
+    the sidebar's basket count like the passage view's buttons."""
+    page.goto(f"{app_url}/?q={quote(QUESTION)}")
+    page.locator(".synth-study").first.wait_for()
+    _settled(page)
+    assert page.locator(".synth-card").count() == 0
+    study = page.locator("[class*='st-key-study-']").first
+    study.get_by_text(re.compile(r"^Best matching passages? \(\d+\)$")).click()
+    study.locator(".synth-card").first.wait_for()
+    _settled(page)
+    assert (
+        study.locator(".synth-card mark.synth-best").count() == study.locator(".synth-card").count()
+    )
+    sidebar = page.get_by_test_id("stSidebar")
+    count = int((re.search(r"Basket: (\d+)", sidebar.inner_text()) or [0, "0"])[1])
+    card = study.locator("[class*='st-key-card-']").first
+    card.get_by_role("button", name="Add to basket").click()
+    sidebar.get_by_text(f"Basket: {count + 1}").wait_for()
+    _settled(page)
+    card.get_by_role("button", name="Remove from basket").click()
+    sidebar.get_by_text(f"Basket: {count}").wait_for()
+    _settled(page)
+    card.get_by_role("button", name="Add to basket").wait_for()
 
 
 def test_gap_map_cell_lists_its_documents_then_a_filtered_search(app_url: str, page) -> None:

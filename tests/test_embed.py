@@ -79,6 +79,15 @@ def test_length_sorted_batches_return_vectors_in_input_order(embedder, monkeypat
     assert np.allclose(embedder.encode_query(texts[2]), one_by_one[2], atol=1e-4)
 
 
+def test_a_repeated_query_is_remembered_and_the_copy_is_the_callers() -> None:
+    embedder = load_embedder(DEFAULT_MODEL)
+    first = embedder.encode_query(SENTENCES[3])
+    first[:] = 0  # a caller scribbling on its vector must not change the next answer
+    again = embedder.encode_query(SENTENCES[3])
+    assert np.allclose(again, embedder.encode([SENTENCES[3]])[0], atol=1e-4)
+    assert SENTENCES[3] in embedder._queries
+
+
 def test_unchanged_reingest_never_imports_the_model_stack(corpus_index_root, corpus_pdfs):
     """The CLI's unchanged path must stay fast: no torch, transformers or sentence-transformers."""
     script = (

@@ -152,10 +152,12 @@ def _sidebar(
         st.slider("Results", 3, 30, 8, key=RESULTS)
 
 
-def _actions(hit: Hit, path: Path | None, pdf_url: str | None, held: bool) -> None:
+def _actions(hit: Hit, path: Path | None, pdf_url: str | None, held: bool) -> bool:
+    """Add or Remove for the basket, and a download when the PDF has no link; True on the run
+    after the basket button was pressed."""
     with st.container(horizontal=True):
         if held:
-            st.button(
+            pressed = st.button(
                 "Remove from basket",
                 key=f"basket:{hit.chunk_id}",
                 on_click=basket.remove,
@@ -163,7 +165,7 @@ def _actions(hit: Hit, path: Path | None, pdf_url: str | None, held: bool) -> No
                 icon=":material/remove_shopping_cart:",
             )
         else:
-            st.button(
+            pressed = st.button(
                 "Add to basket",
                 key=f"basket:{hit.chunk_id}",
                 on_click=basket.add_hit,
@@ -171,10 +173,10 @@ def _actions(hit: Hit, path: Path | None, pdf_url: str | None, held: bool) -> No
                 icon=":material/add_shopping_cart:",
             )
         if pdf_url:  # the card links to the PDF itself
-            return
+            return pressed
         if path is None or not path.is_file():
             st.caption("file not found on disk")
-            return
+            return pressed
         st.download_button(
             f"Download {path.suffix.lstrip('.').upper() or 'file'}",
             data=path.read_bytes,
@@ -183,6 +185,7 @@ def _actions(hit: Hit, path: Path | None, pdf_url: str | None, held: bool) -> No
             key=f"dl:{hit.chunk_id}",
             on_click="ignore",
         )
+    return pressed
 
 
 def _results(index: Index, state: SearchState, result: SearchResult, taxonomy: Taxonomy) -> None:
@@ -271,11 +274,13 @@ def _studies(index: Index, state: SearchState, result: StudyResult, taxonomy: Ta
         st.caption("Cite these studies:")
         cite.downloads(index, doc_ids, "search-results", "results")
     urls = _pdf_urls(index, doc_ids)
-    held = set(basket.items())
     paths = resources.document_paths(index, doc_ids)
 
     def actions(hit: Hit, url: str | None) -> None:
-        _actions(hit, paths.get(hit.doc_id), url, hit.chunk_id in held)
+        # Drawn inside a card's own rerun: read the basket now, and after a press rerun the
+        # whole page so the sidebar's count follows.
+        if _actions(hit, paths.get(hit.doc_id), url, hit.chunk_id in basket.items()):
+            st.rerun()
 
     study_cards(index, state.query, result, taxonomy, urls.get, actions)
 
