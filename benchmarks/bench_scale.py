@@ -383,15 +383,16 @@ class Bm25sEngine:
 
 
 def run_size(
-    n: int, workdir: Path | None, dense_only: bool, pq_min: int | None
+    n: int, workdir: Path | None, dense_only: bool, pq_min: int | None, no_fts5: bool = False
 ) -> dict[str, object]:
-    result: dict[str, object] = {"n": n, "dense_only": dense_only}
+    result: dict[str, object] = {"n": n, "dense_only": dense_only, "no_fts5": no_fts5}
     with tempfile.TemporaryDirectory(prefix=f"synth-scale-{n}-", dir=workdir) as tmp:
         for step in ("build", "query"):
             t0 = time.perf_counter()
             proc = subprocess.run(
                 [sys.executable, __file__, "--step", step, "--n", str(n), "--root", tmp]
                 + (["--dense-only"] if dense_only else [])
+                + (["--no-fts5"] if no_fts5 else [])
                 + ([f"--pq-min={pq_min}"] if pq_min is not None else []),
                 capture_output=True,
                 text=True,
@@ -416,6 +417,9 @@ def main() -> int:
         "--dense-only", action="store_true", help="vectors only: no SQLite, no keyword index"
     )
     parser.add_argument(
+        "--no-fts5", action="store_true", help="skip the FTS5 comparison (slow past 100k)"
+    )
+    parser.add_argument(
         "--pq-min",
         type=int,
         help="use the IVF-PQ tier past this many chunks (default: synth's PQ_MIN_VECTORS)",
@@ -428,6 +432,9 @@ def main() -> int:
         from synth.index import vectors
 
         vectors.PQ_MIN_VECTORS = args.pq_min
+    if args.no_fts5:
+        global FTS5_MAX
+        FTS5_MAX = 0
     if args.step:
         if args.step == "build":
             print(json.dumps(build(args.n, args.root, args.dense_only)))
@@ -439,7 +446,7 @@ def main() -> int:
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
-        r = run_size(n, args.workdir, args.dense_only, args.pq_min)
+        r = run_size(n, args.workdir, args.dense_only, args.pq_min, args.no_fts5)
         results.append(r)
         print(json.dumps(r), flush=True)
         if args.json:
