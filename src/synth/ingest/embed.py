@@ -209,6 +209,10 @@ class Embedder:
             self._queries[query] = vector
         return vector.copy()
 
+    def forget_queries(self) -> None:
+        """Drop remembered query vectors (benchmarks time the encoding each time)."""
+        self._queries.clear()
+
 
 _load_lock = threading.Lock()
 
