@@ -16,7 +16,8 @@ in the expected shape.
 
 from __future__ import annotations
 
-from .bibtex import BIB_MONTHS, BIB_TYPES, bib_authors, bib_files, latex_to_unicode
+from .bibtex import BIB_MONTHS, BIB_TYPES, bib_authors, bib_files
+from .latex import latex_to_unicode
 from .load import load_metadata
 from .match import (
     FUZZ_WORD_CHARS,
