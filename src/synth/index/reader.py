@@ -83,7 +83,7 @@ class Index:
     def verify(self) -> list[str]:
         """Chunk rows, keyword rows, vectors and the manifest disagree: what is wrong, or []."""
         try:
-            counts = health.database_counts(self.db, self.keyword.count())
+            counts = health.database_counts(self.db, self.path)
         except sqlite3.Error as exc:
             return [f"synth.sqlite cannot be read ({exc})"]
         counts["vectors"] = self.dense.ntotal
