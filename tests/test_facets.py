@@ -348,3 +348,22 @@ def test_words_in_most_chunks_are_dropped_from_keyword_queries(thousand, embedde
         assert fts_query("pupils weeks", common) == '"pupils" OR "weeks"', "nothing else left"
         hits = search(index, embedder, "pupils fractions", SearchSettings(k=5, mode="keyword"))
         assert len(hits) == 5 and all("fractions" in h.text for h in hits)
+
+
+def test_an_open_index_remembers_its_last_filters(corpus_index):
+    """The same filter (values in any order) gives the same read-only rowids without SQLite;
+    the remembered filters stay few, and what is remembered equals a fresh resolution."""
+    from synth.index import reader
+
+    facet, value, other = corpus_index.query(
+        "SELECT facet, min(value), max(value) FROM doc_tags WHERE facet = 'country'"
+    )[0]
+    first = corpus_index.filter_ids(Filters({facet: (value, other)}), 0.6)
+    assert len(first) > 0 and not first.flags.writeable
+    assert corpus_index.filter_ids(Filters({facet: (other, value)}), 0.6) is first
+    assert corpus_index.filter_ids(Filters({facet: (value, other)}), 0.9) is not first
+    for year in range(2000, 2000 + 2 * reader.FILTER_CACHE_SIZE):
+        corpus_index.filter_ids(Filters({}, year, year), 0.6)
+    assert len(corpus_index._filtered) == reader.FILTER_CACHE_SIZE
+    again = corpus_index.filter_ids(Filters({facet: (value, other)}), 0.6)
+    assert again is not first and again.tolist() == first.tolist()

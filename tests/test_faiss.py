@@ -3,6 +3,8 @@
 Every result is checked against brute-force numpy over the same vectors, for the flat index and
 for IVF (forced at small N through the size threshold), on both filtered-search paths (numpy
 over reconstructed vectors for small filters, a FAISS bitmap-selector scan for large ones).
+Broad filters on IVF are the one approximate case, like no filter: only allowed chunks, recall
+measured.
 """
 
 from __future__ import annotations
@@ -150,6 +152,76 @@ def test_ivf_survives_write_and_read(data, tmp_path):
     allowed = ids[::7]
     got = [rowid for rowid, _ in dense.search(query, 25, allowed)]
     assert got == brute_force(data, query, 25, allowed)
+
+
+@pytest.fixture
+def probes_seen(monkeypatch) -> list[int]:
+    """The nprobe of every filtered IVF scan (a spy: the real FAISS search still runs)."""
+    seen: list[int] = []
+    real = DenseIndex._filtered_top
+
+    def spy(self, query, limit, params, least=0):
+        seen.append(getattr(params, "nprobe", 0))
+        return real(self, query, limit, params, least)
+
+    monkeypatch.setattr(DenseIndex, "_filtered_top", spy)
+    return seen
+
+
+def test_broad_ivf_filter_probes_more_lists_and_returns_only_allowed_chunks(
+    data, monkeypatch, probes_seen
+):
+    """A filter allowing half the chunks is searched like no filter (more lists, approximate),
+    yet every hit is allowed, scored exactly, and the top 10 nearly all found."""
+    ids, x = data
+    dense = DenseIndex(build_faiss(ids, x, flat_max=0)[0])
+    inner = faiss.downcast_index(dense.index.index)
+    monkeypatch.setattr(vectors_mod, "GATHER_MAX", 0)
+    monkeypatch.setattr(vectors_mod, "BROAD_PROBE_FACTOR", 1)  # half of the 16 lists
+    monkeypatch.setattr(vectors_mod, "BROAD_MIN_FOUND", 10)
+    allowed = np.sort(np.random.default_rng(8).choice(ids, N // 2, replace=False))
+    by_id = dict(zip(ids.tolist(), x, strict=True))
+    found = 0
+    queries = clustered(30, DIM, seed=13)
+    for query in queries:
+        got = dense.search(query, 10, allowed)
+        assert len(got) == 10 and {r for r, _ in got} <= set(allowed.tolist())
+        for rowid, score in got:
+            assert score == pytest.approx(float(by_id[rowid] @ query), abs=1e-5)
+        found += len({r for r, _ in got} & set(brute_force(data, query, 10, allowed)))
+    assert set(probes_seen) == {inner.nprobe} and inner.nprobe < inner.nlist
+    assert found / (10 * len(queries)) >= 0.9
+
+
+def test_broad_ivf_filter_scans_every_list_when_probing_finds_too_few(
+    data, monkeypatch, probes_seen
+):
+    """When the probed lists hold fewer allowed chunks than BROAD_MIN_FOUND, the exact scan
+    answers: the same top as brute force for every query."""
+    ids, x = data
+    dense = DenseIndex(build_faiss(ids, x, flat_max=0)[0])
+    inner = faiss.downcast_index(dense.index.index)
+    monkeypatch.setattr(vectors_mod, "GATHER_MAX", 0)
+    monkeypatch.setattr(vectors_mod, "BROAD_PROBE_FACTOR", 1)
+    monkeypatch.setattr(vectors_mod, "BROAD_MIN_FOUND", 10**6)  # never enough
+    allowed = np.sort(np.random.default_rng(9).choice(ids, N // 2, replace=False))
+    for query in clustered(10, DIM, seed=17):
+        got = [rowid for rowid, _ in dense.search(query, 10, allowed)]
+        assert got == brute_force(data, query, 10, allowed)
+    assert probes_seen[:2] == [inner.nprobe, inner.nlist]
+
+
+def test_selective_ivf_filter_scans_every_list(data, monkeypatch, probes_seen):
+    """Below BROAD_SHARE of the chunks a filter is never probed approximately."""
+    ids, x = data
+    dense = DenseIndex(build_faiss(ids, x, flat_max=0)[0])
+    inner = faiss.downcast_index(dense.index.index)
+    monkeypatch.setattr(vectors_mod, "GATHER_MAX", 0)
+    allowed = np.sort(np.random.default_rng(10).choice(ids, N // 20, replace=False))
+    query = clustered(1, DIM, seed=19)[0]
+    got = [rowid for rowid, _ in dense.search(query, 10, allowed)]
+    assert got == brute_force(data, query, 10, allowed)
+    assert probes_seen == [inner.nlist]
 
 
 def test_corpus_index_filter_by_document_is_exact(corpus_index, embedder):

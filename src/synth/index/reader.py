@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,12 @@ from .build import DEFAULT_INDEX_DIR, IndexNotFound, Manifest
 from .health import IndexDamaged
 from .store import ChunkRecord, DocumentRecord
 from .vectors import read_dense
+
+# Filters whose allowed rowids are kept per open build (a build never changes): a teacher
+# asks several questions under one filter, and a broad filter at 10M chunks takes seconds
+# to resolve in SQLite (benchmarks/README.md, "Past one machine"). At most 2.5M rowids
+# (20 MB) each at 10M.
+FILTER_CACHE_SIZE = 8
 
 
 @dataclass
@@ -50,6 +57,7 @@ class Index:
         self.keyword = keyword.open_engine(
             self.manifest.keyword_index, build_dir, self.db, self._lock, self._tables
         )
+        self._filtered: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
 
     @classmethod
     def open(cls, root: str | Path = DEFAULT_INDEX_DIR) -> Index:
@@ -126,14 +134,31 @@ class Index:
         return "doc_tags" in self._tables
 
     def filter_ids(self, filters: Filters, min_confidence: float) -> np.ndarray:
-        """Rowids of the chunks a filter allows, sorted; the exact set both retrievers use."""
+        """Rowids of the chunks a filter allows, sorted and read-only; the exact set both
+        retrievers use. The last FILTER_CACHE_SIZE filters are remembered."""
         if not self.has_facets:
             return np.empty(0, dtype="int64")
+        key = (
+            tuple(sorted((f, tuple(sorted(v))) for f, v in filters.values.items())),
+            filters.year_from,
+            filters.year_to,
+            min_confidence,
+        )
+        with self._lock:
+            if key in self._filtered:
+                self._filtered.move_to_end(key)
+                return self._filtered[key]
         sql, params = facets.filter_sql(filters, min_confidence, "chunk_roles" in self._tables)
         # One string rather than a Row per chunk: tens of thousands of small objects set off
         # full garbage collections (250 ms with a model loaded) on broad filters.
         text = self.query(f"SELECT group_concat(id) FROM ({sql})", params)[0][0]
-        return np.sort(np.fromstring(text or "", dtype="int64", sep=","))
+        ids = np.sort(np.fromstring(text or "", dtype="int64", sep=","))
+        ids.flags.writeable = False
+        with self._lock:
+            self._filtered[key] = ids
+            while len(self._filtered) > FILTER_CACHE_SIZE:
+                self._filtered.popitem(last=False)
+        return ids
 
     def chunk_facets(
         self, rowids: list[int], min_confidence: float

@@ -6,8 +6,11 @@ benchmarks/bench_faiss_scale.py. IVF rather than HNSW: at 1M vectors on two core
 94 s where HNSW took 267 s for lower recall, it needs no graph memory, and with every list probed
 it is an exact scan, so filtered search needs no second copy of the vectors.
 
-Either way the ids are chunk rowids (IndexIDMap2), and a search restricted to a set of rowids is
-always exact: it scores exactly the allowed vectors, never by over-fetching and dropping.
+Either way the ids are chunk rowids (IndexIDMap2), and a search restricted to a set of rowids
+only ever scores allowed vectors, never by over-fetching and dropping. It is exact unless the
+filter is broad (BROAD_SHARE of the chunks or more): such a filter is searched like no filter,
+probing BROAD_PROBE_FACTOR times the usual lists with the filter as a selector, since an exact
+scan of a quarter of 1M chunks took 280 ms (recall measured in benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import faiss
 import numpy as np
 
 from . import vectors_pq
-from .topk import verified_top
+from .topk import sorted_unique, verified_top
 
 # Exact flat search up to this many vectors (about 15 ms a query on one core at 200k); IVF beyond.
 FLAT_MAX_VECTORS = 200_000
@@ -38,6 +41,12 @@ IVF_MIN_PROBE = 8
 # Filters down to this many vectors are scored by reconstructing them and one numpy matmul;
 # larger ones by a FAISS scan with a bitmap selector (every IVF list probed, so still exact).
 GATHER_MAX = 4096
+# Filters allowing at least this share of an IVF index probe BROAD_PROBE_FACTOR x the usual
+# lists instead of all of them, and fall back to the full scan if that finds fewer than
+# BROAD_MIN_FOUND allowed vectors (a fixed count, so the choice never depends on k).
+BROAD_SHARE = 1 / 16
+BROAD_PROBE_FACTOR = 2
+BROAD_MIN_FOUND = 1024
 
 FLAT_NAME = "IndexIDMap2(IndexFlatIP)"
 
@@ -177,7 +186,7 @@ class DenseIndex:
 
     def _internal(self, allowed: np.ndarray) -> np.ndarray:
         """FAISS positions of the allowed rowids that are in the index (unknown ones ignored)."""
-        wanted = np.unique(np.asarray(allowed, dtype="int64"))
+        wanted = sorted_unique(allowed)
         pos = np.searchsorted(self._sorted_ids, wanted)
         pos = np.minimum(pos, len(self._sorted_ids) - 1)
         present = self._sorted_ids[pos] == wanted
@@ -201,15 +210,32 @@ class DenseIndex:
         mask = np.zeros(self.ntotal, dtype=bool)
         mask[internal] = True
         selector = faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
-        if isinstance(self._inner, faiss.IndexIVF):  # every list probed: an exact scan
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=self._inner.nlist)
-        else:
-            params = faiss.SearchParameters(sel=selector)
-        found = verified_top(
-            lambda m: self._scan(self._inner, query, min(m, internal.size), params, self._ids),
-            limit,
-        )
-        return found or []
+        if not isinstance(self._inner, faiss.IndexIVF):
+            return self._filtered_top(query, limit, faiss.SearchParameters(sel=selector))[0]
+        nlist = self._inner.nlist
+        if internal.size >= BROAD_SHARE * self.ntotal:
+            nprobe = min(nlist, BROAD_PROBE_FACTOR * self._inner.nprobe)
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+            found, seen = self._filtered_top(query, limit, params, BROAD_MIN_FOUND)
+            if seen >= min(BROAD_MIN_FOUND, internal.size):
+                return found
+        # Every list probed: an exact scan of the allowed vectors.
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=nlist)
+        return self._filtered_top(query, limit, params)[0]
+
+    def _filtered_top(
+        self, query: np.ndarray, limit: int, params: faiss.SearchParameters, least: int = 0
+    ) -> tuple[list[tuple[int, float]], int]:
+        """The top `limit` FAISS finds under `params` (fetching at least `least`), and how
+        many allowed vectors its first fetch returned."""
+        seen: list[int] = []
+
+        def fetch(m: int) -> tuple[np.ndarray, np.ndarray]:
+            found = self._scan(self._inner, query, max(m, least), params, self._ids)
+            seen.append(len(found[0]))
+            return found
+
+        return verified_top(fetch, limit) or [], seen[0] if seen else 0
 
     @staticmethod
     def _scan(

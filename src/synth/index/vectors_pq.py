@@ -21,6 +21,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .topk import sorted_unique
+
 PQ_M = 64
 # An OPQ rotation before PQ: off unless benchmarks/bench_scale.py shows it pays (--opq).
 OPQ = False
@@ -163,7 +165,7 @@ class CompressedDenseIndex:
 
     def _positions(self, rowids: np.ndarray) -> np.ndarray:
         """Rows of `vectors.f32` holding these rowids (unknown ones ignored)."""
-        wanted = np.unique(rowids)
+        wanted = sorted_unique(rowids)
         pos = np.minimum(np.searchsorted(self._ids, wanted), len(self._ids) - 1)
         return pos[np.asarray(self._ids[pos]) == wanted]
 
