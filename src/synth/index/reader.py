@@ -118,8 +118,8 @@ class Index:
     def dense_search(
         self, vector: np.ndarray, limit: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
-        """Best `limit` (rowid, cosine) pairs; with `allowed` (int64 rowids), exactly the best
-        `limit` among those rowids (all of them if fewer), whatever the FAISS index type."""
+        """Best `limit` (rowid, cosine) pairs; with `allowed` (int64 rowids), only those rowids:
+        exactly their best `limit` unless the filter is broad on an IVF index (vectors.py)."""
         return self.dense.search(vector, limit, allowed)
 
     def keyword_search(

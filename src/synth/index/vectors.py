@@ -1,4 +1,4 @@
-"""The FAISS side of an index: which index type for how many vectors, and exact filtered search.
+"""The FAISS side of an index: which index type for how many vectors, and filtered search.
 
 Up to FLAT_MAX_VECTORS chunks the index is exact (IndexFlatIP). Beyond, an inverted file
 (IndexIVFFlat) keeps warm queries fast; its recall@10 against exact search is measured in
