@@ -188,3 +188,18 @@ def test_a_kill_between_rename_and_current_loses_nothing(two_builds, tmp_path, e
 def _held(root: Path, build: str) -> set[str]:
     with contextlib.closing(sqlite3.connect(root / "builds" / build / "synth.sqlite")) as db:
         return {r[0] for r in db.execute("SELECT source FROM documents")}
+
+
+def test_builds_made_within_one_second_sort_oldest_to_newest(tmp_path):
+    """Without CURRENT a reader opens the newest build by name: ids made in quick succession,
+    and an id from before microseconds, must sort in the order they were made."""
+    from synth.index.build import _new_build_id
+    from synth.index.health import completed_builds
+
+    made = ["20261201T120000-ffffffff"]  # the older format, seconds only
+    made += [_new_build_id() for _ in range(20)]
+    for build_id in made:
+        (tmp_path / "builds" / build_id).mkdir(parents=True)
+    assert [p.name for p in completed_builds(tmp_path)] == made[::-1]
+    same_second_before = made[1][: len("20261201T120000")] + "-ffffffff"
+    assert sorted([made[1], same_second_before]) == [same_second_before, made[1]]

@@ -135,7 +135,10 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def _new_build_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    """UTC time to the microsecond, then random: builds made within one second must still sort
+    oldest to newest, since a reader whose CURRENT is damaged opens the newest. An id made
+    before microseconds (seconds only) sorts before a new one of the same second ("-" < "0")."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:8]
 
 
 def _clean_builds(root: Path, keep: str) -> None:
