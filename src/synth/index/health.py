@@ -91,7 +91,7 @@ def load_manifest(build: Path) -> Manifest:
     return manifest
 
 
-def database_counts(db: sqlite3.Connection, build: Path) -> dict[str, int]:
+def database_counts(db: sqlite3.Connection, keyword_rows: int) -> dict[str, int]:
     """Rows that must agree: documents, chunks, content chunks (the ones search can return:
     keyword rows and vectors hold only those) and the keyword engine's rows."""
     n_docs, n_chunks = store.counts(db)
@@ -99,7 +99,7 @@ def database_counts(db: sqlite3.Connection, build: Path) -> dict[str, int]:
         "documents": n_docs,
         "chunks": n_chunks,
         "content_chunks": content_count(db, n_chunks),
-        "keyword_rows": keyword.count_rows(db, build),
+        "keyword_rows": keyword_rows,
     }
 
 

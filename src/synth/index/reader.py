@@ -91,7 +91,7 @@ class Index:
     def verify(self) -> list[str]:
         """Chunk rows, keyword rows, vectors and the manifest disagree: what is wrong, or []."""
         try:
-            counts = health.database_counts(self.db, self.path)
+            counts = health.database_counts(self.db, self.keyword.count())
         except sqlite3.Error as exc:
             return [f"synth.sqlite cannot be read ({exc})"]
         counts["vectors"] = self.dense.ntotal
