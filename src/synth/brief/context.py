@@ -134,8 +134,9 @@ def study_contexts(
 ) -> dict[str, dict[str, set[str]]]:
     """Each document's context values: from its study record when there is one, else its tags."""
     out: dict[str, dict[str, set[str]]] = {}
+    records = index.studies(doc_ids)
     for doc_id in doc_ids:
-        record = index.study(doc_id) if hasattr(index, "study") else None
+        record = records.get(doc_id)
         values: dict[str, set[str]] = {f: set() for f in CONTEXT_FACETS}
         if record is not None:
             values["country"] = set(record.countries)

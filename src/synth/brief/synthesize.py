@@ -419,7 +419,7 @@ def synthesize(
     refs = {d: reference_for(index, d) for d in dict.fromkeys(h.doc_id for h in usable)}
     refs = {r.doc_id: r for r in finish_references(list(refs.values()))}
     studies = _group_studies(usable, pairs, refs)
-    records = index.studies(list({h.doc_id for h in usable})) if hasattr(index, "studies") else {}
+    records = index.studies(list({h.doc_id for h in usable}))
     content.evidence, per_study = _count_evidence(usable, studies, len(pairs), records)
     kept = [h for i, h in enumerate(usable) if i not in dropped]
     kept_vectors = passage_vectors[[i for i in range(len(usable)) if i not in dropped]]

@@ -194,7 +194,7 @@ def suggest_effect_size(entry: ToolkitEntry, index: Index) -> EffectSuggestion:
     """The range of standardised effect sizes printed in the linked documents' study-record
     findings, each with its source and page; other units are listed, not pooled."""
     doc_ids = list(dict.fromkeys(link.doc_id for link in entry.links if link.doc_id))
-    records = index.studies(doc_ids) if hasattr(index, "studies") else {}
+    records = index.studies(doc_ids)
     sources = {d.doc_id: d.source for d in index.find_documents(doc_ids)} if doc_ids else {}
     standard: list[EffectSource] = []
     other: list[EffectSource] = []
