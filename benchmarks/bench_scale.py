@@ -63,11 +63,22 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
-def rss_bytes() -> int:
+def rss_bytes(kind: str = "VmRSS") -> int:
+    """Resident bytes: all (VmRSS), allocated (RssAnon) or mapped files' pages (RssFile)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{kind}:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def resident(before: dict[str, int], n: int) -> dict[str, float]:
+    """Growth per chunk since `before` (a `resident_now()`), split allocated / mapped files."""
+    now = resident_now()
+    return {kind: (now[kind] - before[kind]) / n for kind in now}
+
+
+def resident_now() -> dict[str, int]:
+    return {kind: rss_bytes(kind) for kind in ("VmRSS", "RssAnon", "RssFile")}
 
 
 def folder_bytes(path: Path) -> int:
@@ -307,10 +318,12 @@ def query(n: int, root: Path) -> dict[str, object]:
     embedder.encode_query("warm up")
     truth = np.load(root / "truth.npz")
     before = rss_bytes()
+    parts = resident_now()
     t0 = time.perf_counter()
     index = Index.open(root)
     out: dict[str, object] = {"open_s": time.perf_counter() - t0}
     out["resident_bytes_per_chunk"] = (rss_bytes() - before) / n
+    out["resident_after_open"] = resident(parts, n)
     build_dir = index.path
     out["files"] = {
         "vectors": folder_bytes(build_dir / "vectors.faiss") / n,
@@ -372,6 +385,7 @@ def query(n: int, root: Path) -> dict[str, object]:
         rows[name] = row
     out["latency"] = rows
     out["resident_after_queries_bytes_per_chunk"] = (rss_bytes() - before) / n
+    out["resident_after_queries"] = resident(parts, n)
     out["query_peak_gb"] = peak_gb()
     index.close()
     return out
