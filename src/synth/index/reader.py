@@ -103,6 +103,7 @@ class Index:
 
     def close(self) -> None:
         self.keyword.close()
+        self.dense.close()
         self.db.close()
 
     def __enter__(self) -> Index:

@@ -168,10 +168,14 @@ class DenseIndex:
     def ntotal(self) -> int:
         return int(self.index.ntotal)
 
+    def close(self) -> None:
+        """Nothing to release: the index is in memory (the compressed tier holds a file)."""
+
     def search(
         self, vector: np.ndarray, limit: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
-        """The best `limit` (rowid, score) pairs, best first; exact whenever `allowed` is given."""
+        """The best `limit` (rowid, score) pairs, best first; with `allowed`, only those, exact
+        unless the filter is broad on IVF (module docstring)."""
         if self.ntotal == 0 or limit <= 0:
             return []
         query = np.ascontiguousarray(vector, dtype="float32").reshape(1, -1)

@@ -4,8 +4,8 @@ At 10M chunks float32 vectors take 15 GB, more than a machine should hold for se
 index is IVF with product quantization (PQ_M bytes a vector plus an 8-byte rowid in
 its inverted list), trained on a sample, written with FAISS's own format and read with
 IO_FLAG_MMAP, so the operating system pages in only the lists a query probes. The float32
-vectors sit beside it on disk (`vectors.f32`, rows in rowid order, and `vectors.ids`), also
-memory-mapped, for two jobs: re-scoring the best RERANK compressed candidates exactly (recall),
+vectors sit beside it on disk (`vectors.f32`, rows in rowid order, read with pread, and
+`vectors.ids`, memory-mapped), for two jobs: re-scoring the best RERANK compressed candidates exactly (recall),
 and scoring every allowed chunk exactly when a filter allows at most GATHER_MAX chunks, which
 keeps the exact filtered-search guarantee. Broader filters scan the compressed codes with a
 bitmap selector over more lists, then re-score exactly; their recall is measured, not exact.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,9 +29,12 @@ PQ_M = 64
 OPQ = False
 TRAIN_SAMPLE = 262_144
 IVF_NITER = 10
-PROBE_SHARE = 32
+# 1/8 of the lists probed: at 10M chunks recall@10 was 0.786 probing 1/32, 0.897 at 1/16,
+# 0.960 at 1/8 (114 ms a query on one core); re-scoring more than 256 added nothing.
+PROBE_SHARE = 8
 MIN_PROBE = 16
-BROAD_PROBE_FACTOR = 4
+# Filters past GATHER_MAX probe twice the lists (at 10M: recall@10 0.93-0.96 against 0.85-0.89).
+BROAD_PROBE_FACTOR = 2
 RERANK = 256
 GATHER_MAX = 16_384
 RAW = "vectors.f32"
@@ -121,10 +125,9 @@ class CompressedDenseIndex:
         self._ivf = faiss.extract_index_ivf(self.index)
         self._ivf.nprobe = probes(self._ivf.nlist)
         self._ids = np.memmap(path.with_name(RAW_IDS), dtype="int64", mode="r")
-        n = len(self._ids)
-        self._raw = np.memmap(
-            path.with_name(RAW), dtype="float32", mode="r", shape=(n, self.index.d)
-        )
+        # Float rows are read with pread, not mapped: mapping them, each row touched brought a
+        # whole page-cache folio into the process (24 queries: 1.6 GB resident at 10M chunks).
+        self._raw = open(path.with_name(RAW), "rb", buffering=0)  # noqa: SIM115 (held open)
 
     @property
     def ntotal(self) -> int:
@@ -139,13 +142,15 @@ class CompressedDenseIndex:
         query = np.ascontiguousarray(vector, dtype="float32").reshape(1, -1)
         if allowed is None:
             return self._rescored(query, self._candidates(query, max(RERANK, limit)), limit)
-        positions = self._positions(np.asarray(allowed, dtype="int64"))
-        if positions.size == 0:
-            return []
-        if positions.size <= GATHER_MAX:
-            return self._exact(query[0], positions, limit)
-        mask = np.zeros(int(self._ids[-1]) + 1, dtype=bool)
-        mask[self._ids[positions]] = True
+        allowed = np.asarray(allowed, dtype="int64")
+        if allowed.size <= GATHER_MAX:
+            positions = self._positions(allowed)
+            return self._exact(query[0], positions, limit) if positions.size else []
+        # The selector tests rowids, so it is made from the allowed rowids themselves: finding
+        # 2.5M of them in `vectors.ids` first cost more than the search.
+        top = int(self._ids[-1])
+        mask = np.zeros(top + 1, dtype=bool)
+        mask[allowed[(allowed >= 0) & (allowed <= top)]] = True
         selector = faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
         nprobe = min(self._ivf.nlist, BROAD_PROBE_FACTOR * self._ivf.nprobe)
         params: faiss.SearchParameters = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
@@ -172,10 +177,26 @@ class CompressedDenseIndex:
     def _exact(
         self, query: np.ndarray, positions: np.ndarray, limit: int
     ) -> list[tuple[int, float]]:
-        scores = np.asarray(self._raw[positions]) @ query
+        scores = self._rows(positions) @ query
         rowids = np.asarray(self._ids[positions])
         best = np.lexsort((rowids, -scores))[:limit]
         return [(int(rowids[i]), float(scores[i])) for i in best]
+
+    def _rows(self, positions: np.ndarray) -> np.ndarray:
+        """The float vectors at these row positions, one read per run of adjacent rows (a
+        filter's chunks come in runs, one per document)."""
+        width = self.index.d * 4
+        out = np.empty((len(positions), self.index.d), dtype="float32")
+        order = np.argsort(positions, kind="stable")
+        ordered = positions[order]
+        cuts = np.flatnonzero(np.diff(ordered) != 1) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(ordered)], strict=True):
+            data = os.pread(self._raw.fileno(), int(hi - lo) * width, int(ordered[lo]) * width)
+            out[order[lo:hi]] = np.frombuffer(data, dtype="float32").reshape(-1, self.index.d)
+        return out
+
+    def close(self) -> None:
+        self._raw.close()
 
     def _rescored(
         self, query: np.ndarray, rowids: np.ndarray, limit: int
