@@ -3,14 +3,13 @@ worker thread while the main thread parses the next files."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from synth.ingest.embed import Embedder, torch_threads
+from synth.ingest.embed import Embedder, torch_threads, usable_cores
 from synth.ingest.pipeline import EncoderPool, embedding_text
 from synth.models import Progress
 
@@ -76,7 +75,7 @@ class BackgroundEmbedder:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         embedder = self.get_embedder()
-        with torch_threads(max(1, (os.cpu_count() or 1) - 1)):
+        with torch_threads(max(1, usable_cores() - 1)):
             return embedder.encode(texts)
 
     def _collect(

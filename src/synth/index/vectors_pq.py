@@ -5,10 +5,11 @@ index is IVF with product quantization (PQ_M bytes a vector plus an 8-byte rowid
 its inverted list), trained on a sample, written with FAISS's own format and read with
 IO_FLAG_MMAP, so the operating system pages in only the lists a query probes. The float32
 vectors sit beside it on disk (`vectors.f32`, rows in rowid order, read with pread, and
-`vectors.ids`, memory-mapped), for two jobs: re-scoring the best RERANK compressed candidates exactly (recall),
-and scoring every allowed chunk exactly when a filter allows at most GATHER_MAX chunks, which
-keeps the exact filtered-search guarantee. Broader filters scan the compressed codes with a
-bitmap selector over more lists, then re-score exactly; their recall is measured, not exact.
+`vectors.ids`, memory-mapped), for two jobs: re-scoring the best RERANK compressed candidates
+exactly (recall), and scoring every allowed chunk exactly when a filter allows at most
+GATHER_MAX chunks, which keeps the exact filtered-search guarantee. Broader filters scan the
+compressed codes with a bitmap selector over more lists, then re-score exactly; their recall
+is measured, not exact.
 """
 
 from __future__ import annotations

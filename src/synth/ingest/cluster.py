@@ -61,8 +61,10 @@ class _Encoder:
 
         from .embed import load_embedder
 
-        torch.set_num_threads(threads)
         self.embedder = load_embedder(model)
+        # After loading: the embedder sets torch to every core it may use, and two OpenMP
+        # threads on an actor's one core ran at half speed (bench_ray.py --pinned).
+        torch.set_num_threads(threads)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.embedder.encode(texts)

@@ -98,6 +98,14 @@ def text_hash(text: str, model: str) -> str:
 ProgressFn = Callable[[int], None]
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (taskset, cgroup cpusets), not all the machine has."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """Run torch on n threads for a while. A short query gets one: two OpenMP threads on a busy
@@ -156,7 +164,7 @@ class Embedder:
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        torch.set_num_threads(usable_cores())
         self.name = name = resolve_model(name)
         self.batch_size = batch_size
         self._queries: dict[str, np.ndarray] = {}
