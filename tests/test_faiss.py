@@ -297,3 +297,29 @@ def test_compressed_index_filters_exactly_when_selective(compressed, monkeypatch
     got = [r for r, _ in dense.search(query, 25, allowed)]
     assert set(got) <= set(allowed.tolist())
     assert len(set(got) & set(brute_force(data, query, 25, allowed))) >= 20
+
+
+def test_compressed_index_with_no_allowed_chunk_probed_returns_nothing(compressed, monkeypatch):
+    """A broad filter whose rowids are none of the index's: no candidates, no error."""
+    from synth.index import vectors_pq
+
+    _, dense = compressed
+    monkeypatch.setattr(vectors_pq, "GATHER_MAX", 10)
+    unknown = np.arange(10**9, 10**9 + 50, dtype="int64")
+    assert dense.search(clustered(1, 32, seed=12)[0], 10, unknown) == []
+
+
+def test_truncated_float_vectors_refuse_the_build_at_open(compressed, tmp_path):
+    """A short vectors.f32 is found when the index opens (Index.open then falls back to an
+    older build), not by the first query that reads past its end."""
+    import shutil
+
+    from synth.index import vectors_pq
+
+    _, dense = compressed
+    folder = tmp_path / "copy"
+    shutil.copytree(dense.folder, folder)
+    raw = folder / vectors_pq.RAW
+    raw.write_bytes(raw.read_bytes()[:-4])
+    with pytest.raises(ValueError, match="does not match"):
+        vectors_mod.read_dense(folder / "vectors.faiss")

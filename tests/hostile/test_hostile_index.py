@@ -196,7 +196,7 @@ def test_builds_made_within_one_second_sort_oldest_to_newest(tmp_path):
     from synth.index.build import _new_build_id
     from synth.index.health import completed_builds
 
-    made = ["20261201T120000-ffffffff"]  # the older format, seconds only
+    made = ["20000101T120000-ffffffff"]  # the older format, seconds only
     made += [_new_build_id() for _ in range(20)]
     for build_id in made:
         (tmp_path / "builds" / build_id).mkdir(parents=True)

@@ -117,7 +117,9 @@ def _lost_chunk_documents(db: sqlite3.Connection, build: Path) -> dict[str, str]
     with contextlib.suppress(Exception):  # a damaged engine or FAISS file tells nothing
         known |= set(keyword.held_rowids(db, build).tolist())
     with contextlib.suppress(Exception):
-        known |= set(np.asarray(vectors.read_dense(build / "vectors.faiss")._ids).tolist())
+        dense = vectors.read_dense(build / "vectors.faiss")
+        known |= set(np.asarray(dense._ids).tolist())
+        dense.close()
     present = {r[0] for r in db.execute("SELECT id FROM chunks")}
     affected: set[str] = set()
     for rowid in sorted(known - present):

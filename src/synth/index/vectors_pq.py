@@ -122,6 +122,7 @@ class CompressedDenseIndex:
     """Top-k inner product over a memory-mapped IVF-PQ index, re-scored from the float vectors."""
 
     def __init__(self, path: Path) -> None:
+        self.folder = path.parent
         self.index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
         self._ivf = faiss.extract_index_ivf(self.index)
         self._ivf.nprobe = probes(self._ivf.nlist)
@@ -129,6 +130,10 @@ class CompressedDenseIndex:
         # Float rows are read with pread, not mapped: mapping them, each row touched brought a
         # whole page-cache folio into the process (24 queries: 1.6 GB resident at 10M chunks).
         self._raw = open(path.with_name(RAW), "rb", buffering=0)  # noqa: SIM115 (held open)
+        expected = len(self._ids) * self.index.d * 4
+        if os.fstat(self._raw.fileno()).st_size != expected or len(self._ids) != self.ntotal:
+            self._raw.close()  # a damaged build is refused at open, as a short memmap was
+            raise ValueError(f"{RAW} or {RAW_IDS} does not match {path.name} (truncated?)")
 
     @property
     def ntotal(self) -> int:
@@ -188,6 +193,8 @@ class CompressedDenseIndex:
         filter's chunks come in runs, one per document)."""
         width = self.index.d * 4
         out = np.empty((len(positions), self.index.d), dtype="float32")
+        if not len(positions):  # a probe that found no allowed chunk
+            return out
         order = np.argsort(positions, kind="stable")
         ordered = positions[order]
         cuts = np.flatnonzero(np.diff(ordered) != 1) + 1
