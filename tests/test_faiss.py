@@ -323,3 +323,18 @@ def test_truncated_float_vectors_refuse_the_build_at_open(compressed, tmp_path):
     raw.write_bytes(raw.read_bytes()[:-4])
     with pytest.raises(ValueError, match="does not match"):
         vectors_mod.read_dense(folder / "vectors.faiss")
+
+
+def test_compressed_broad_filter_scans_every_list_when_probing_finds_too_few(
+    compressed, monkeypatch
+):
+    """Allowed chunks the probed lists miss (the ones least like the query) are still found."""
+    from synth.index import vectors_pq
+
+    data, dense = compressed
+    ids, x = data
+    query = clustered(1, 32, seed=14)[0]
+    worst = np.sort(ids[np.argsort(x @ query)[:40]])  # far from the query: unprobed lists
+    monkeypatch.setattr(vectors_pq, "GATHER_MAX", 10)
+    got = [r for r, _ in dense.search(query, 10, worst)]
+    assert got == brute_force(data, query, 10, worst)

@@ -8,8 +8,8 @@ vectors sit beside it on disk (`vectors.f32`, rows in rowid order, read with pre
 `vectors.ids`, memory-mapped), for two jobs: re-scoring the best RERANK compressed candidates
 exactly (recall), and scoring every allowed chunk exactly when a filter allows at most
 GATHER_MAX chunks, which keeps the exact filtered-search guarantee. Broader filters scan the
-compressed codes with a bitmap selector over more lists, then re-score exactly; their recall
-is measured, not exact.
+compressed codes with a bitmap selector over more lists (every list when those hold fewer
+allowed chunks than are wanted), then re-score exactly; their recall is measured, not exact.
 """
 
 from __future__ import annotations
@@ -158,14 +158,21 @@ class CompressedDenseIndex:
         mask = np.zeros(top + 1, dtype=bool)
         mask[allowed[(allowed >= 0) & (allowed <= top)]] = True
         selector = faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
+        wanted = max(RERANK, limit)
         nprobe = min(self._ivf.nlist, BROAD_PROBE_FACTOR * self._ivf.nprobe)
+        found = self._candidates(query, wanted, self._selecting(selector, nprobe))
+        if len(found) < min(wanted, int(mask.sum())) and nprobe < self._ivf.nlist:
+            # The probed lists held too few allowed chunks: scan every list's codes instead.
+            found = self._candidates(query, wanted, self._selecting(selector, self._ivf.nlist))
+        return self._rescored(query, found, limit)
+
+    def _selecting(self, selector: faiss.IDSelector, nprobe: int) -> faiss.SearchParameters:
         params: faiss.SearchParameters = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
         if isinstance(self.index, faiss.IndexPreTransform):  # OPQ in front of the IVF
             outer = faiss.SearchParametersPreTransform()
             outer.index_params = params
             params = outer
-        found = self._candidates(query, max(RERANK, limit), params)
-        return self._rescored(query, found, limit)
+        return params
 
     def _candidates(
         self, query: np.ndarray, k: int, params: faiss.SearchParameters | None = None
