@@ -42,6 +42,11 @@ STYLE = """
   min-height: 2rem; text-align: left; }
 [data-testid="stSidebar"] [data-testid="stButtonGroup"] button * { white-space: normal;
   overflow: visible; text-overflow: clip; height: auto; }
+/* A table of long unbroken values (a build id, a path) wraps them rather than scrolling
+   sideways at phone width: a scrolling table is a region a keyboard cannot reach (axe). */
+[data-testid="stTableStyledTable"] { table-layout: fixed; width: 100%; }
+[data-testid="stTable"] td, [data-testid="stTable"] th, [data-testid="stTable"] td * {
+  white-space: normal !important; overflow-wrap: anywhere !important; }
 .synth-sr { position: absolute; width: 1px; height: 1px; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; }
 .synth-chip { display: inline-block; margin: .15rem .25rem 0 0; padding: .05rem .5rem;
