@@ -376,7 +376,7 @@ def query(n: int, root: Path) -> dict[str, object]:
             row["fused, new filter"] = timed(
                 lambda q, f=spec: (
                     embedder.forget_queries(),
-                    index._filtered.clear(),
+                    index.forget_filters(),
                     search(index, embedder, q, SearchSettings(k=10), f),
                 ),
                 TEXT_QUERIES,

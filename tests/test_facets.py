@@ -367,3 +367,5 @@ def test_an_open_index_remembers_its_last_filters(corpus_index):
     assert len(corpus_index._filtered) == reader.FILTER_CACHE_SIZE
     again = corpus_index.filter_ids(Filters({facet: (value, other)}), 0.6)
     assert again is not first and again.tolist() == first.tolist()
+    corpus_index.forget_filters()
+    assert corpus_index.filter_ids(Filters({facet: (value, other)}), 0.6) is not again

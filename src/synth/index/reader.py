@@ -161,6 +161,11 @@ class Index:
                 self._filtered.popitem(last=False)
         return ids
 
+    def forget_filters(self) -> None:
+        """Drop the remembered filters (benchmarks time a first question under a filter)."""
+        with self._lock:
+            self._filtered.clear()
+
     def chunk_facets(
         self, rowids: list[int], min_confidence: float
     ) -> dict[int, dict[str, list[str]]]:
