@@ -76,6 +76,41 @@ def test_ray_reingest_of_unchanged_files_is_a_no_op(files, tmp_path, embedder_fa
     assert again.count("unchanged") == 3 and not again.changed
 
 
+@needs_ray
+def test_a_worker_killed_mid_file_is_restarted_and_the_file_retried(files, tmp_path, ray_runner):
+    """Killing a worker while it parses: Ray restarts the process, the call is retried and
+    the file comes back whole, as a local parse makes it."""
+    import time
+
+    from synth.ingest.chunk import ChunkSettings
+    from synth.ingest.files import content_hash
+    from synth.ingest.pipeline import FileTask, prepare_file
+
+    def task(path):
+        return FileTask(path, content_hash(path.read_bytes()))
+
+    long = tmp_path / "long.txt"  # a few seconds of sentence splitting
+    long.write_text(
+        "\n\n".join(
+            f"Section {i}\n\n"
+            + " ".join(f"Pupils in school {i}-{j} read {j} books a term." for j in range(60))
+            for i in range(120)
+        )
+    )
+    actor = ray_runner.actors()[0]
+    call = actor.prepare.options(concurrency_group="prepare")
+    pdf = next(p for p in sorted(files.glob("*.pdf")) if p.name != "broken.pdf")
+    assert not ray_runner.ray.get(call.remote(task(pdf), ChunkSettings(), None, None)).error
+    started = time.perf_counter()
+    ref = call.remote(task(long), ChunkSettings(), None, None)
+    time.sleep(1.0)  # the worker is now parsing
+    ray_runner.ray.kill(actor, no_restart=False)
+    remote, local = ray_runner._result(task(long), ref), prepare_file(task(long), ChunkSettings())
+    assert not remote.error
+    assert [c.text for c in remote.chunks] == [c.text for c in local.chunks]
+    assert time.perf_counter() - started > 1.0
+
+
 def test_engine_ray_without_ray_says_how_to_install(monkeypatch, tmp_path, capsys, corpus_pdfs):
     import synth.ingest.cluster as cluster
 
