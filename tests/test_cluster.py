@@ -97,8 +97,8 @@ def test_a_worker_killed_mid_file_is_restarted_and_the_file_retried(files, tmp_p
             for i in range(120)
         )
     )
-    actor = ray_runner.actors()[0]
-    call = actor.prepare.options(concurrency_group="prepare")
+    actor = ray_runner.parsers()[0]
+    call = actor.prepare
     pdf = next(p for p in sorted(files.glob("*.pdf")) if p.name != "broken.pdf")
     assert not ray_runner.ray.get(call.remote(task(pdf), ChunkSettings(), None, None)).error
     started = time.perf_counter()

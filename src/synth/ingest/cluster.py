@@ -1,12 +1,13 @@
-"""The ingest stages on a Ray cluster: each worker an actor that parses, chunks and embeds.
+"""The ingest stages on a Ray cluster: parsing actors and embedding actors, loaded once.
 
 `RayRunner` is a `Runner` (see pipeline.py): the index writer hands it files and texts and
-stores what comes back, so the one atomic build is still written by the driver. Each of
-`workers` actors keeps spaCy and the embedding model loaded for the runner's life; files go to
-them round-robin, at most `window` in flight and returned in the order given (so the driver's
-memory holds a bounded number of parsed files), and the driver sends length-sorted batches to
-embed, a bounded number at a time. An actor whose process dies is restarted and its call
-retried (MAX_RETRIES); a file that still fails is reported with its reason like any other.
+stores what comes back, so the one atomic build is still written by the driver. `workers`
+parsing actors keep spaCy loaded and `workers` embedding actors the model, for the runner's
+life; files go to the parsers in turn, at most `window` in flight and returned in the order
+given (so the driver's memory holds a bounded number of parsed files), and the driver sends
+the encoders length-sorted batches, a bounded number at a time. An actor whose process dies is
+restarted and its call retried (MAX_RETRIES); a file that still fails is reported with its
+reason like any other.
 
 Ray is optional (`pip install 'synth[cluster]'`); importing this module does not need it.
 """
@@ -44,18 +45,14 @@ def require_ray() -> Any:
     return ray
 
 
-class _Worker:
-    """One Ray worker: parses and chunks in one thread, embeds in another, in one process.
+class _Parser:
+    """A parsing actor: spaCy stays loaded for the runner's life.
 
     Parsing once ran as Ray tasks, each new task process importing synth and loading spaCy
-    again: a pinned worker spent 36 s of CPU on parse processes for 14 s of parsing and ran at
-    half the local rate (bench_ray.py --pinned). An actor keeps spaCy and the embedding model
-    loaded for the runner's life; its two concurrency groups let a worker with two or more cores
-    parse the next file while it embeds.
+    again: a pinned worker spent 36 s of CPU in them for 14 s of parsing and ran at half the
+    local rate (bench_ray.py --pinned). A process of its own, apart from the encoder, so a file
+    that crashes its parser (out of memory, say) never takes a batch of embeddings with it.
     """
-
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
 
     def prepare(
         self,
@@ -66,53 +63,45 @@ class _Worker:
     ) -> PreparedFile:
         return prepare_file(task, settings, limits, taxonomy)
 
-    def load(self, model: str) -> None:
-        """Load the model before the first batch arrives (while the first files parse)."""
-        self._embedder(model)
 
-    def encode(self, model: str, texts: list[str]) -> np.ndarray:
-        return self._embedder(model).encode(texts)
+class _Encoder:
+    """An embedding actor: loads the model once, then encodes batches on its own cores."""
 
-    def _embedder(self, model: str) -> Any:
+    def __init__(self, model: str, threads: int) -> None:
         import torch
 
         from .embed import load_embedder
 
-        embedder = load_embedder(model)
+        self.embedder = load_embedder(model)
         # After loading: the embedder sets torch to every core it may use, and two OpenMP
         # threads on an actor's one core ran at half speed (bench_ray.py --pinned).
-        torch.set_num_threads(self.threads)
-        return embedder
+        torch.set_num_threads(threads)
 
-
-GROUPS = {"prepare": 1, "encode": 1}
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode(texts)
 
 
 class _ActorPool:
-    """Round-robin over the workers' encode threads; two batches queued per worker keep each
-    one busy."""
+    """Round-robin over the encoders; two batches queued per actor keep each one busy."""
 
-    def __init__(self, actors: list[Any], model: str) -> None:
+    def __init__(self, actors: list[Any]) -> None:
         self.actors = actors
-        self.model = model
         self.slots = 2 * len(actors)
         self.batch = EMBED_BATCH
         self._next = 0
-        for actor in actors:
-            actor.load.options(concurrency_group="encode").remote(model)
 
     def submit(self, texts: list[str]) -> Future[np.ndarray]:
         actor = self.actors[self._next % len(self.actors)]
         self._next += 1
-        call = actor.encode.options(concurrency_group="encode")
-        return call.remote(self.model, texts).future()
+        return actor.encode.remote(texts).future()
 
 
 class RayRunner:
-    """Worker actors on a Ray cluster (a local one when no address), each parsing and embedding.
+    """Parsing and embedding actors on a Ray cluster (a local one when no address).
 
-    `workers` is the number of actors, each given cores/workers CPUs of a local cluster (one
-    CPU each on a remote one unless `cpus_per_worker` says otherwise).
+    `workers` is the number of each: embedding actors given cores/workers CPUs of a local
+    cluster (one CPU each on a remote one unless `cpus_per_worker` says otherwise), parsers
+    asking for none, so they overlap the encoders that hold every CPU slot.
     """
 
     def __init__(
@@ -129,7 +118,7 @@ class RayRunner:
         self.cpus = cpus_per_worker or (max(1, cores // self.workers) if address is None else 1)
         self.window = window or 2 * self.workers + 2
         self._started = False
-        self._actors: list[Any] = []
+        self._parsers: list[Any] = []
         self._pools: dict[str, _ActorPool] = {}
         self._next = 0
 
@@ -145,29 +134,25 @@ class RayRunner:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for actor in self._actors:
+        for actor in self._parsers + [a for pool in self._pools.values() for a in pool.actors]:
             self.ray.kill(actor)
-        self._actors.clear()
+        self._parsers.clear()
         self._pools.clear()
         if self._started:
             self.ray.shutdown()
             self._started = False
 
-    def actors(self) -> list[Any]:
-        """The worker actors, started on first use and kept for the runner's life.
+    def _actor_class(self, cls: type, cpus: int) -> Any:
+        """`cls` as a Ray actor restarted however often its process dies: a file that kills
+        one fails alone (after MAX_RETRIES) and the next call gets a fresh process."""
+        return self.ray.remote(num_cpus=cpus, max_restarts=-1, max_task_retries=MAX_RETRIES)(cls)
 
-        An actor whose process dies is restarted, however often (a file that kills it fails
-        alone, after MAX_RETRIES, and the next file gets a fresh process).
-        """
-        if not self._actors:
-            worker = self.ray.remote(
-                num_cpus=self.cpus,
-                max_restarts=-1,
-                max_task_retries=MAX_RETRIES,
-                concurrency_groups=GROUPS,
-            )(_Worker)
-            self._actors = [worker.remote(self.cpus) for _ in range(self.workers)]
-        return self._actors
+    def parsers(self) -> list[Any]:
+        """The parsing actors, started on first use and kept for the runner's life."""
+        if not self._parsers:
+            parser = self._actor_class(_Parser, 0)
+            self._parsers = [parser.remote() for _ in range(self.workers)]
+        return self._parsers
 
     def prepare(
         self,
@@ -177,13 +162,14 @@ class RayRunner:
         taxonomy: Taxonomy | None = None,
     ) -> Iterator[PreparedFile]:
         """Prepared files in task order, at most `window` in flight (back-pressure)."""
-        actors = self.actors()
+        parsers = self.parsers()
         settings_ref, taxonomy_ref = self.ray.put(settings), self.ray.put(taxonomy)
         in_flight: deque[tuple[FileTask, Any]] = deque()
         for task in tasks:
-            call = actors[self._next % len(actors)].prepare.options(concurrency_group="prepare")
+            parser = parsers[self._next % len(parsers)]
             self._next += 1
-            in_flight.append((task, call.remote(task, settings_ref, limits, taxonomy_ref)))
+            ref = parser.prepare.remote(task, settings_ref, limits, taxonomy_ref)
+            in_flight.append((task, ref))
             if len(in_flight) >= self.window:
                 yield self._result(*in_flight.popleft())
         while in_flight:
@@ -197,7 +183,10 @@ class RayRunner:
             return PreparedFile(task, error=f"worker failed after {MAX_RETRIES} retries: {reason}")
 
     def encoder(self, model: str) -> _ActorPool:
-        """The workers' embedding side for `model`; each starts loading it at once."""
+        """The embedding actors for `model`, started on first use and kept for the runner's
+        life; each loads the model once."""
         if model not in self._pools:
-            self._pools[model] = _ActorPool(self.actors(), model)
+            encoder = self._actor_class(_Encoder, self.cpus)
+            actors = [encoder.remote(model, self.cpus) for _ in range(self.workers)]
+            self._pools[model] = _ActorPool(actors)
         return self._pools[model]
