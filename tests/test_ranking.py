@@ -99,7 +99,11 @@ def test_verified_top_is_exact_whatever_the_engine_tie_order():
     kept = [t for t in truth if t[0] in set(allowed.tolist())]
     for limit in (1, 10, 30, 40):
         assert verified_top(fetch, limit, allowed) == kept[:limit]
+        # Starting deeper (as a filter's share suggests) changes the fetches, not the answer.
+        for first in (2, 50, 133, 1000):
+            assert verified_top(fetch, limit, allowed, first=first) == kept[:limit]
     assert verified_top(fetch, 10, allowed, max_depth=20) is None
+    assert verified_top(fetch, 10, allowed, max_depth=20, first=400) is None
 
 
 @pytest.mark.parametrize("depth_max", [keyword_tantivy.FILTER_DEPTH_MAX, 0])

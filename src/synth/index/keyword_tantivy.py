@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -168,7 +169,12 @@ class TantivyEngine:
         if allowed is None:
             return verified_top(lambda m: self._fetch(query_, m), limit) or []
         if limit * self.n_docs <= FILTER_DEPTH_MAX * len(allowed):
-            found = verified_top(lambda m: self._fetch(query_, m), limit, allowed, FILTER_DEPTH_MAX)
+            # Start where the filter's share says the allowed top `limit` should be: each fetch
+            # ranks from scratch, and starting at limit + 1 cost a wasted first fetch (at 10M
+            # chunks and a quarter allowed, the keyword side took twice the unfiltered time).
+            first = math.ceil(1.5 * (limit + 1) * self.n_docs / len(allowed))
+            fetch = functools.partial(self._fetch, query_)
+            found = verified_top(fetch, limit, allowed, FILTER_DEPTH_MAX, first)
             if found is not None:
                 return found
         within = tantivy.Query.const_score_query(

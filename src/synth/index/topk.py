@@ -17,6 +17,7 @@ def verified_top(
     limit: int,
     allowed: np.ndarray | None = None,
     max_depth: int | None = None,
+    first: int | None = None,
 ) -> list[tuple[int, float]] | None:
     """The exact best `limit` (rowid, score) pairs, ties broken by rowid, from a ranked fetch.
 
@@ -26,9 +27,13 @@ def verified_top(
     or the fetch ran dry. With `allowed` (sorted rowids) only those are kept, and deepening
     until that proof holds makes the answer exactly the allowed top `limit`, never a
     post-filtered approximation. None if that would take more than `max_depth` hits (the
-    caller then filters inside the engine).
+    caller then filters inside the engine). `first` is the depth to start at, when the caller
+    can tell that `limit` + 1 will not be enough (a filter's share of the collection); where
+    the search starts never changes the answer, only how many fetches it takes.
     """
-    depth = limit + 1
+    depth = max(limit + 1, first or 0)
+    if max_depth is not None:
+        depth = min(depth, max(max_depth, limit + 1))
     while True:
         ids, scores = fetch(depth)
         exhausted = len(ids) < depth
