@@ -7,6 +7,7 @@ happen here, so a query goes down the layers once and comes back once.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -21,6 +22,10 @@ from synth.taxonomy import Taxonomy, load_taxonomy
 Mode = Literal["fused", "dense", "keyword"]
 Fusion = Literal["weighted", "rrf"]
 MAX_QUERY_CHARS = 4000
+# Fused search runs the keyword side on this pool while the calling thread embeds the query
+# and searches FAISS: tantivy, FAISS and torch release the GIL, so on two cores the two sides
+# overlap (benchmarks/README.md, "Past one machine"). Shared by every caller (the app's sessions).
+_KEYWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="synth-keyword")
 
 
 @dataclass(frozen=True)
@@ -118,10 +123,13 @@ def _rank(
     fetch = max(settings.pool, depth)
     dense_list: list[tuple[int, float]] = []
     keyword_list: list[tuple[int, float]] = []
+    keyword = None
+    if settings.mode in ("fused", "keyword"):
+        keyword = _KEYWORD_POOL.submit(index.keyword_search, query, fetch, allowed)
     if settings.mode in ("fused", "dense") and embedder is not None:
         dense_list = index.dense_search(embedder.encode_query(query), fetch, allowed)
-    if settings.mode in ("fused", "keyword"):
-        keyword_list = index.keyword_search(query, fetch, allowed)
+    if keyword is not None:
+        keyword_list = keyword.result()
     if settings.mode != "fused":
         ranked = (dense_list if settings.mode == "dense" else keyword_list)[:depth]
         return ranked, dict(dense_list[:depth]), dict(keyword_list[:depth])
