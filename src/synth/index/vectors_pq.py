@@ -26,7 +26,8 @@ import numpy as np
 from .topk import sorted_unique
 
 PQ_M = 64
-# An OPQ rotation before PQ: off unless benchmarks/bench_scale.py shows it pays (--opq).
+# An OPQ rotation before PQ: off, as it did not pay (benchmarks/bench_opq.py, 1M vectors:
+# recall@10 0.983 against 0.982 with the best 256 re-scored, for four times the build time).
 OPQ = False
 TRAIN_SAMPLE = 262_144
 IVF_NITER = 10
