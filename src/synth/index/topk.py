@@ -28,8 +28,9 @@ def verified_top(
     until that proof holds makes the answer exactly the allowed top `limit`, never a
     post-filtered approximation. None if that would take more than `max_depth` hits (the
     caller then filters inside the engine). `first` is the depth to start at, when the caller
-    can tell that `limit` + 1 will not be enough (a filter's share of the collection); where
-    the search starts never changes the answer, only how many fetches it takes.
+    can tell that `limit` + 1 will not be enough (a filter's share of the collection), held to
+    `max_depth`; where the search starts never changes the answer, only how many fetches it
+    takes (and, past `max_depth`, only which fetch gives up).
     """
     depth = max(limit + 1, first or 0)
     if max_depth is not None:

@@ -3,17 +3,18 @@
 `RayRunner` is a `Runner` (see pipeline.py): the index writer hands it files and texts and
 stores what comes back, so the one atomic build is still written by the driver. `workers`
 parsing actors keep spaCy loaded and `workers` embedding actors the model, for the runner's
-life; files go to the parsers in turn, at most `window` in flight and returned in the order
-given (so the driver's memory holds a bounded number of parsed files), and the driver sends
-the encoders length-sorted batches, a bounded number at a time. An actor whose process dies is
-restarted and its call retried (MAX_RETRIES); a file that still fails is reported with its
-reason like any other.
+life; each file goes to a parser with nothing to do, at most `window` are held and they come
+back in the order given (so the driver's memory holds a bounded number of parsed files), and
+the driver sends the encoders length-sorted batches, a bounded number at a time. An actor whose
+process dies is restarted and its call retried (MAX_RETRIES); a file that still fails is
+reported with its reason like any other.
 
 Ray is optional (`pip install 'synth[cluster]'`); importing this module does not need it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -62,6 +63,10 @@ class _Parser:
         taxonomy: Taxonomy | None,
     ) -> PreparedFile:
         return prepare_file(task, settings, limits, taxonomy)
+
+    def pid(self) -> int:
+        """The actor's process id: tells a restarted parser from the one before."""
+        return os.getpid()
 
 
 class _Encoder:
@@ -120,7 +125,6 @@ class RayRunner:
         self._started = False
         self._parsers: list[Any] = []
         self._pools: dict[str, _ActorPool] = {}
-        self._next = 0
 
     def __enter__(self) -> RayRunner:
         if not self.ray.is_initialized():
@@ -134,23 +138,32 @@ class RayRunner:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for actor in self._parsers + [a for pool in self._pools.values() for a in pool.actors]:
-            self.ray.kill(actor)
-        self._parsers.clear()
-        self._pools.clear()
-        if self._started:
-            self.ray.shutdown()
-            self._started = False
-
-    def _actor_class(self, cls: type, cpus: int) -> Any:
-        """`cls` as a Ray actor restarted however often its process dies: a file that kills
-        one fails alone (after MAX_RETRIES) and the next call gets a fresh process."""
-        return self.ray.remote(num_cpus=cpus, max_restarts=-1, max_task_retries=MAX_RETRIES)(cls)
+        try:
+            for actor in self._parsers + [a for pool in self._pools.values() for a in pool.actors]:
+                with contextlib.suppress(Exception):  # already gone, or the cluster is
+                    self.ray.kill(actor)
+        finally:
+            self._parsers.clear()
+            self._pools.clear()
+            if self._started:
+                self.ray.shutdown()
+                self._started = False
 
     def parsers(self) -> list[Any]:
-        """The parsing actors, started on first use and kept for the runner's life."""
+        """The parsing actors, started on first use and kept for the runner's life.
+
+        A parser is restarted however often its process dies: a file that kills it fails
+        alone (each parser holds one file at a time, so no other file shares its retries) and
+        the next file gets a fresh process. Parsers ask for no CPU slot, so Ray would put them
+        all on one node: SPREAD places them across the cluster.
+        """
         if not self._parsers:
-            parser = self._actor_class(_Parser, 0)
+            parser = self.ray.remote(
+                num_cpus=0,
+                max_restarts=-1,
+                max_task_retries=MAX_RETRIES,
+                scheduling_strategy="SPREAD",
+            )(_Parser)
             self._parsers = [parser.remote() for _ in range(self.workers)]
         return self._parsers
 
@@ -161,14 +174,19 @@ class RayRunner:
         limits: ParseLimits | None,
         taxonomy: Taxonomy | None = None,
     ) -> Iterator[PreparedFile]:
-        """Prepared files in task order, at most `window` in flight (back-pressure)."""
-        parsers = self.parsers()
+        """Prepared files in task order, each sent to a parser with nothing to do, at most
+        `window` waiting to be handed back (back-pressure)."""
+        idle = list(self.parsers())
+        busy: dict[Any, Any] = {}
         settings_ref, taxonomy_ref = self.ray.put(settings), self.ray.put(taxonomy)
         in_flight: deque[tuple[FileTask, Any]] = deque()
         for task in tasks:
-            parser = parsers[self._next % len(parsers)]
-            self._next += 1
+            while not idle:
+                done, _ = self.ray.wait(list(busy), num_returns=1)
+                idle.append(busy.pop(done[0]))
+            parser = idle.pop()
             ref = parser.prepare.remote(task, settings_ref, limits, taxonomy_ref)
+            busy[ref] = parser
             in_flight.append((task, ref))
             if len(in_flight) >= self.window:
                 yield self._result(*in_flight.popleft())
@@ -186,7 +204,11 @@ class RayRunner:
         """The embedding actors for `model`, started on first use and kept for the runner's
         life; each loads the model once."""
         if model not in self._pools:
-            encoder = self._actor_class(_Encoder, self.cpus)
+            # Restarts are finite here: an encoder that dies while loading the model (a node
+            # short of memory) would otherwise restart for ever and the ingest wait on it.
+            encoder = self.ray.remote(
+                num_cpus=self.cpus, max_restarts=MAX_RETRIES, max_task_retries=MAX_RETRIES
+            )(_Encoder)
             actors = [encoder.remote(model, self.cpus) for _ in range(self.workers)]
             self._pools[model] = _ActorPool(actors)
         return self._pools[model]
