@@ -87,9 +87,7 @@ def main() -> int:
     model = VectorModel(max(64, args.n // 200))
 
     def batches():
-        for i, block in enumerate(model.batches(args.n, batch=65_536, seed=1)):
-            lo = i * 65_536
-            yield np.arange(lo + 1, lo + len(block) + 1, dtype="int64"), block
+        return model.numbered(args.n)
 
     queries = model.draw(N_QUERIES, np.random.default_rng(2))
     truth = exact_top10(queries, batches)

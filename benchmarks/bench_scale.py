@@ -159,9 +159,7 @@ def build(n: int, root: Path, dense_only: bool = False) -> dict[str, object]:
     model = VectorModel(max(64, n // 200))
 
     def batches():
-        for i, block in enumerate(model.batches(n, batch=65_536, seed=1)):
-            lo = i * 65_536
-            yield np.arange(lo + 1, lo + len(block) + 1, dtype="int64"), block
+        return model.numbered(n)
 
     t0 = time.perf_counter()
     _, name = vectors.write_index_batches(n, DIM, batches, build_dir / "vectors.faiss")

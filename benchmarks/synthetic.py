@@ -148,3 +148,9 @@ class VectorModel:
         rng = np.random.default_rng(seed)
         for lo in range(0, n, batch):
             yield self.draw(min(batch, n - lo), rng)
+
+    def numbered(self, n: int, batch: int = 65_536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(rowids from 1, vectors) batches: the stream synth's index writers take."""
+        for i, block in enumerate(self.batches(n, batch=batch, seed=1)):
+            lo = i * batch
+            yield np.arange(lo + 1, lo + len(block) + 1, dtype="int64"), block

@@ -123,16 +123,16 @@ def _rank(
     fetch = max(settings.pool, depth)
     dense_list: list[tuple[int, float]] = []
     keyword_list: list[tuple[int, float]] = []
-    run_dense = settings.mode in ("fused", "dense") and embedder is not None
+    embed = embedder if settings.mode in ("fused", "dense") else None
     run_keyword = settings.mode in ("fused", "keyword")
     keyword = None
-    if run_dense and run_keyword:  # both sides: the keyword side overlaps the dense one
+    if embed is not None and run_keyword:  # both sides: the keyword side overlaps the dense one
         keyword = _KEYWORD_POOL.submit(index.keyword_search, query, fetch, allowed)
     elif run_keyword:
         keyword_list = index.keyword_search(query, fetch, allowed)
-    if run_dense and embedder is not None:
+    if embed is not None:
         try:
-            dense_list = index.dense_search(embedder.encode_query(query), fetch, allowed)
+            dense_list = index.dense_search(embed.encode_query(query), fetch, allowed)
         except BaseException:
             if keyword is not None:
                 keyword.cancel()
