@@ -111,6 +111,25 @@ def test_card_html_escapes_document_text() -> None:
     assert "pp. 2–3" in body and ">Ghana</span>" in body
 
 
+def test_card_html_drops_bidi_and_zero_width_characters() -> None:
+    """U+202E in a title drew `gnp.exe` as `exe.png` on search cards (hostile inputs, round 3)."""
+    evil = "Report \u202egnp.exe\u202c \u2066x\u2069 \u200f\u200e zero\u200bwidth\ufeff"
+    hit = Hit(
+        chunk_id="c1",
+        doc_id="d1",
+        text=f"First. {evil}",
+        source=f"{evil}.pdf",
+        title=evil,
+        page=2,
+        page_end=2,
+        section=evil,
+        score=1.0,
+    )
+    body = card_html(1, hit, ["First.", evil], 1, load_taxonomy())
+    assert "gnp.exe" in body and "zerowidth" in body
+    assert not re.search("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u200b\ufeff]", body)
+
+
 def test_plain_neutralises_markdown_maths_shortcodes_urls_and_controls() -> None:
     title = (
         "[click](javascript:alert(1)) ![img](https://x.test/p.png) **bold** $x$ <b>tag</b> "
@@ -123,7 +142,7 @@ def test_plain_neutralises_markdown_maths_shortcodes_urls_and_controls() -> None
     # Streamlit expands shortcodes after Markdown drops the escapes: the colon must not touch.
     assert not re.search(r":[\w/+-]+:", unescaped)
     assert "://" not in unescaped and "www." not in unescaped and "@x" not in unescaped
-    assert plain("a\x1bb\nc\u2028d\x00") == "a b c d "
+    assert plain("a\x1bb\nc\u2028d\x00") == "ab c d"  # line breaks are spaces, controls go
 
 
 # ---------------------------------------------------------------- pages

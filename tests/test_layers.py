@@ -15,10 +15,11 @@ import pytest
 import synth
 
 SRC = Path(synth.__file__).resolve().parent
-BASE = {"synth", "synth.models"}
+BASE = {"synth", "synth.models", "synth.safetext"}
 ALLOWED: dict[str, set[str]] = {
     "synth": set(),
     "synth.models": set(),
+    "synth.safetext": set(),
     "synth.taxonomy": set(),
     "synth.ingest": {"synth.taxonomy"},
     "synth.index": {"synth.taxonomy", "synth.ingest"},

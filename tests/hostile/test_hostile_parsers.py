@@ -5,6 +5,8 @@ Each test runs under a harness time limit (`within`), so a regression hangs noth
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -210,9 +212,20 @@ def test_toolkit_import_reads_a_windows_1252_csv(tmp_path, capsys):
             "longer than 1 s",
         ),
         ("{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}", "output longer than"),
+        # a width hidden inside a printf format string (folded at compile time before)
+        ('{{ "%0999999999d" % 1 }}', "over the template limit"),
+        ('{{ "%-*d" % (5, 1) }}{{ "{:0999999999}".format(1) }}', "MemoryError"),
+        # doubling chains: each step passes every check, the tenth needs 1 GB
+        ("{% set a = 'x' * 1000000 %}" + "{% set a = a ~ a %}" * 10 + "{{ a|length }}", "MemoryError"),
+        (
+            "{% set ns = namespace(a='x' * 1000000) %}{% for i in range(12) %}"
+            "{% set ns.a = ns.a + ns.a %}{% endfor %}{{ ns.a|length }}",
+            "MemoryError",
+        ),
     ],
 )
 def test_hostile_templates_stop_with_a_reason(tmp_path, monkeypatch, template, message):
+    """Each stops with its reason within the time limit; none takes the parent's memory."""
     from synth.brief import render
     from synth.brief.render import BriefError, render_template
 
@@ -220,3 +233,18 @@ def test_hostile_templates_stop_with_a_reason(tmp_path, monkeypatch, template, m
     (tmp_path / "evil.md.j2").write_text(template)
     with within(60), pytest.raises(BriefError, match=message):
         render_template("evil.md.j2", {}, tmp_path)
+
+
+def test_a_render_that_never_returns_is_killed_at_the_deadline():
+    """One long call that no trace function can interrupt: the child is killed."""
+    from synth.brief import isolated
+
+    with within(30), pytest.raises(isolated.Failed, match="longer than 0.5 s"):
+        isolated.run(lambda _: time.sleep(60) or "", None, 0.5, 64 * 2**20)
+
+
+def test_a_render_that_kills_itself_is_reported(tmp_path):
+    from synth.brief import isolated
+
+    with pytest.raises(isolated.Failed, match="killed by signal 9"):
+        isolated.run(lambda _: os.kill(os.getpid(), 9) or "", None, 5, 64 * 2**20)

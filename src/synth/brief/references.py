@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from synth.brief.export.markdown import markdown_escape as esc
 from synth.index import Index
+from synth.safetext import web_url
 
 # Words that mark an author string as an organisation, which APA writes in full.
 ORG_WORDS = re.compile(
@@ -137,7 +138,7 @@ def _apa_authors(authors: list[str]) -> str:
 def _link(ref: Reference) -> str:
     if ref.doi:
         return f"https://doi.org/{ref.doi}"
-    return ref.url
+    return web_url(ref.url)
 
 
 def _end(text: str) -> str:
@@ -274,8 +275,8 @@ def to_ris(refs: list[Reference]) -> str:
             lines.append(f"{tag}  - {ref.publisher}")
         if ref.doi:
             lines.append(f"DO  - {ref.doi}")
-        if ref.url:
-            lines.append(f"UR  - {ref.url}")
+        if web_url(ref.url):
+            lines.append(f"UR  - {web_url(ref.url)}")
         lines.append(f"L1  - {ref.source}")
         lines.append("ER  - ")
         out.append("\n".join(f"{x[:6]}{_one_line(x[6:])}" for x in lines))
@@ -324,8 +325,8 @@ def to_bibtex(refs: list[Reference]) -> str:
             fields.append((name, _bib_escape(ref.publisher)))
         if ref.doi:
             fields.append(("doi", _bib_escape(ref.doi)))
-        if ref.url:
-            fields.append(("url", _bib_escape(ref.url)))
+        if web_url(ref.url):
+            fields.append(("url", _bib_escape(web_url(ref.url))))
         fields.append(("note", "File: " + _bib_escape(ref.source)))
         body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
         entries.append(f"@{kind}{{{bibtex_key(ref, taken)},\n{body}\n}}")
@@ -370,8 +371,8 @@ def to_csl_json(refs: list[Reference]) -> str:
             item[key] = ref.publisher
         if ref.doi:
             item["DOI"] = ref.doi
-        if ref.url:
-            item["URL"] = ref.url
+        if web_url(ref.url):
+            item["URL"] = web_url(ref.url)
         item["note"] = f"File: {ref.source}"
         items.append(item)
     return json.dumps(items, ensure_ascii=False, indent=2) + "\n"

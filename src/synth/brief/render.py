@@ -32,7 +32,9 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from synth.brief.export.markdown import markdown_escape
+from synth.safetext import invisible_free
 
+from . import isolated
 from .content import BriefContent
 from .export import markdown_to_html, render_markdown_to
 
@@ -92,6 +94,10 @@ def available_templates(extra: str | Path | None = None) -> list[str]:
 TEMPLATE_SECONDS = 10.0
 MAX_OUTPUT_CHARS = 5_000_000
 MAX_ARGUMENT = 1_000_000
+# Memory a render may allocate beyond what the process already holds. Rendering runs in a
+# forked child with this address-space limit, so no string operation (a width hidden in a
+# format string, a doubling chain of `~`) can take more: the built-in briefs need a few MB.
+TEMPLATE_MEMORY = 512 * 1024 * 1024
 
 
 def _check_arguments(values: Iterable[object]) -> None:
@@ -100,14 +106,20 @@ def _check_arguments(values: Iterable[object]) -> None:
             raise SecurityError(f"number {value:.3g} is over the template limit {MAX_ARGUMENT:,}")
 
 
+# Widths and precisions inside a printf-style format string ("%0999999999d").
+_FORMAT_NUMBERS = re.compile(r"%[-+ #0]*(?:\([^)]*\))?[-+ #0]*(\d+)?(?:\.(\d+))?")
+
+
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, plus limits on repetition, powers and numeric arguments, so a
     template cannot ask for a gigabyte string (`'a' * 10**9`) in one step."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
+        if operator == "%" and isinstance(left, str):
+            _check_arguments(int(n) for pair in _FORMAT_NUMBERS.findall(left) for n in pair if n)
+        elif operator == "**":
             _check_arguments([left, right if isinstance(right, int) and right > 64 else 0])
         elif operator == "*":
             for seq, n in ((left, right), (right, left)):
@@ -205,19 +217,40 @@ def _message(exc: BaseException) -> str:
 def render_template(
     name: str, context: dict[str, object], templates_dir: str | Path | None = None
 ) -> str:
-    """Render one template file by name in the sandbox; any failure becomes a BriefError."""
+    """Load and render one template file by name in the sandbox, in a child process bounded
+    in memory and time (compiling folds constants, so it is bounded too); any failure becomes
+    a BriefError."""
     env = _environment(templates_dir)
     try:
-        template = env.get_template(name)
-    except TemplateNotFound as exc:
-        where = ", ".join(str(d) for d in template_dirs(templates_dir))
-        raise BriefError(f"template '{exc.name}' not found in {where}") from exc
-    except Exception as exc:  # syntax errors are raised while loading
-        raise BriefError(f"{_where(exc, name)}: {_message(exc)}") from exc
-    try:
-        return _render_bounded(template, context)
-    except Exception as exc:  # UndefinedError, SecurityError and anything the template raised
-        raise BriefError(f"{_where(exc, template.filename or name)}: {_message(exc)}") from exc
+        text = isolated.run(_renderer(env, name), context, TEMPLATE_SECONDS, TEMPLATE_MEMORY)
+    except isolated.Failed as exc:
+        message = str(exc)
+        raise BriefError(message if ": " in message else f"{name}: {message}") from None
+    return invisible_free(text)
+
+
+def _renderer(env: ImmutableSandboxedEnvironment, name: str) -> Callable[[dict[str, object]], str]:
+    def render(context: dict[str, object]) -> str:
+        try:
+            template = env.get_template(name)
+        except TemplateNotFound as exc:
+            where = ", ".join(str(d) for d in env.loader.searchpath)  # type: ignore[union-attr]
+            raise BriefError(f"template '{exc.name}' not found in {where}") from exc
+        except MemoryError:
+            raise BriefError(f"{name}: MemoryError: {_TOO_BIG}") from None
+        except Exception as exc:  # syntax errors are raised while loading
+            raise BriefError(f"{_where(exc, name)}: {_message(exc)}") from exc
+        try:
+            return _render_bounded(template, context)
+        except MemoryError:
+            raise BriefError(f"{template.filename or name}: MemoryError: {_TOO_BIG}") from None
+        except Exception as exc:  # UndefinedError, SecurityError and anything it raised
+            raise BriefError(f"{_where(exc, template.filename or name)}: {_message(exc)}") from exc
+
+    return render
+
+
+_TOO_BIG = f"rendering needed more than {TEMPLATE_MEMORY // 2**20} MB"
 
 
 def _check_name(template: str) -> None:
@@ -267,7 +300,8 @@ def export_brief(
 ) -> bytes:
     """The brief as the bytes of a file: md, html, pdf, docx, or json (the structured content)."""
     if fmt == "json":
-        return (json.dumps(content.to_json(), ensure_ascii=False, indent=2) + "\n").encode()
+        text = json.dumps(content.to_json(), ensure_ascii=False, indent=2)
+        return (invisible_free(text) + "\n").encode()
     if fmt == "html":
         return render_brief(content, template, "html", templates_dir).encode("utf-8")
     md = render_brief(content, template, "md", templates_dir)

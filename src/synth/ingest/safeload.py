@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from synth.safetext import INVISIBLE, LINE_BREAKS, invisible_free
+
 # Deepest nesting accepted in JSON or YAML (CSL-JSON and toolkit exports nest about 5 deep).
 MAX_DEPTH = 64
 # Longest integer literal read as a number; longer ones stay text (a 6,000-digit "year").
@@ -145,26 +147,24 @@ def load_yaml(text: str) -> Any:
 
 # ---------------------------------------------------------------- text for output
 
-# C0 and C1 controls except tab and newline, DEL, and the bidi overrides that reorder a line.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
+_LINE_BREAKS = re.compile(f"[{LINE_BREAKS}]+")
 
 
 def escape_controls(json_text: str) -> str:
-    """JSON text with raw control and bidi characters written as \\u escapes (still valid JSON:
-    outside strings JSON has none of them)."""
-    return _CONTROLS.sub(lambda m: f"\\u{ord(m.group(0)):04x}", json_text)
+    """JSON text with raw control, bidi and zero-width characters written as \\u escapes (still
+    valid JSON: outside strings JSON has none of them); lossless for programs, inert on screen."""
+    return INVISIBLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", json_text)
 
 
 def strip_controls(text: str, keep: str = "") -> str:
-    """Text without control characters (escape sequences lose their ESC); tabs, newlines and
-    the characters in `keep` stay."""
-    return _CONTROLS.sub(lambda m: m.group(0) if m.group(0) in keep else "", text)
+    """Text without control, bidi and zero-width characters (escape sequences lose their ESC);
+    tabs, newlines and the characters in `keep` stay."""
+    return invisible_free(text, keep)
 
 
 def printable(text: object) -> str:
-    """One line of text safe to print: control characters dropped, line breaks as spaces."""
-    return _CONTROLS.sub("", _LINE_BREAKS.sub(" ", str(text)))
+    """One line of text safe to print: invisible characters dropped, line breaks as spaces."""
+    return invisible_free(_LINE_BREAKS.sub(" ", str(text)))
 
 
 def quoted_name(name: object) -> str:

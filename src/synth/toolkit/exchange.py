@@ -11,6 +11,7 @@ from dataclasses import fields
 from typing import Literal
 
 from synth.ingest.safeload import LoadError, load_json
+from synth.safetext import from_spreadsheet_cell, spreadsheet_cell
 
 from .entries import SECTIONS, ToolkitEntry, ToolkitError
 
@@ -25,14 +26,22 @@ def entries_to_json(entries: Iterable[ToolkitEntry]) -> str:
 def entries_to_csv(entries: Iterable[ToolkitEntry]) -> str:
     """One row per entry; lists and mappings as JSON in their cell so the file round-trips."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    # CRLF (RFC 4180): the writer then quotes any cell holding a carriage return too
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for entry in entries:
         row = entry.to_json()
         for name in JSON_CELLS:
             row[name] = json.dumps(row[name], ensure_ascii=False)
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     return out.getvalue()
+
+
+def _cell(value: object) -> object:
+    """Text cells neutralised against spreadsheet formulas; numbers as they are."""
+    if value is None:
+        return ""
+    return spreadsheet_cell(value) if isinstance(value, str) else value
 
 
 def entries_from_text(text: str, fmt: Literal["json", "csv"]) -> list[ToolkitEntry]:
@@ -44,7 +53,10 @@ def entries_from_text(text: str, fmt: Literal["json", "csv"]) -> list[ToolkitEnt
         rows = rows if isinstance(rows, list) else [rows]
     else:
         try:
-            rows = list(csv.DictReader(io.StringIO(text)))
+            rows = [
+                {k: from_spreadsheet_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+                for row in csv.DictReader(io.StringIO(text))
+            ]
         except csv.Error as exc:
             raise ToolkitError(f"not valid CSV: {exc}") from None
     entries = []

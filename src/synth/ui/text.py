@@ -14,7 +14,8 @@ from __future__ import annotations
 import html
 import re
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+from synth import safetext
+
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'@^])")
 # ":smile:", ":material/home:": Streamlit's emoji and icon plugins read text nodes after the
 # Markdown parser has consumed backslash escapes, so the colon itself must not touch the name.
@@ -26,8 +27,9 @@ WORD_JOINER = "\u2060"
 
 
 def one_line(text: object) -> str:
-    """Control characters (newlines, escapes, NULs, line separators) as single spaces."""
-    return re.sub(r" {2,}", " ", _CONTROL.sub(" ", str(text)))
+    """Line breaks as single spaces; control, bidi and zero-width characters dropped (the one
+    filter every surface uses, synth.safetext)."""
+    return safetext.one_line(text)
 
 
 def plain(text: object) -> str:

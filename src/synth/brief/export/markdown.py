@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from synth.safetext import invisible_free
+
 BlockKind = Literal["heading", "paragraph", "bullet", "number", "quote", "table", "rule"]
 ESCAPABLE = set(string.punctuation)  # CommonMark: any ASCII punctuation may be escaped
 
@@ -46,7 +48,7 @@ class MdBlock:
 
 def markdown_escape(text: object) -> str:
     """Keep document text from turning into Markdown or HTML markup in a .md brief."""
-    value = re.sub(r"\s+", " ", "" if text is None else str(text))
+    value = re.sub(r"\s+", " ", invisible_free(text))
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return re.sub(r"([\\`*_\[\]#|])", r"\\\1", value)
 
@@ -124,15 +126,11 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in re.split(r"(?<!\\)\|", line)]
 
 
-# Characters XML 1.0 (DOCX), HTML and PDF text cannot carry: C0 controls other than tab and
-# line breaks, C1 controls, lone surrogates and the two non-characters U+FFFE and U+FFFF.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
 def format_safe(text: str) -> str:
-    """Text every export format accepts: forbidden characters dropped (a control character in
-    a title made python-docx raise and the brief page fail)."""
-    return _FORBIDDEN.sub("", text)
+    """Text every export format accepts and shows as it is: control characters (which XML 1.0,
+    so DOCX, cannot carry: one in a title made python-docx raise), bidi controls and
+    zero-width characters dropped by the one filter of synth.safetext."""
+    return invisible_free(text)
 
 
 def parse_markdown(text: str) -> list[MdBlock]:
