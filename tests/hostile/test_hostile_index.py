@@ -19,7 +19,7 @@ import pytest
 from nasty import run_synth
 
 from synth.cli import main
-from synth.index import Index, IndexDamaged, ingest
+from synth.index import Index, IndexDamaged, health, ingest
 
 
 def _live(root: Path) -> Path:
@@ -45,7 +45,22 @@ def _manifest(build: Path, **changes: object) -> None:
     (build / "manifest.json").write_text(json.dumps({**data, **changes}))
 
 
+def _random_block(path: Path, size: int = 8192) -> None:
+    """size random bytes written over the middle of a file, in place (its pages damaged, its
+    header whole: SQLite opens it and fails only at the query that reads those pages)."""
+    rng = random.Random(7)
+    with open(path, "r+b") as handle:
+        handle.seek(max(0, path.stat().st_size // 2 - size // 2))
+        handle.write(rng.randbytes(size))
+
+
+def _largest(folder: Path) -> Path:
+    return max((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+
+
 CORRUPTIONS = {
+    "8 KB of random bytes inside synth.sqlite": lambda r: _random_block(_live(r) / "synth.sqlite"),
+    "a keyword segment overwritten": lambda r: _random_block(_largest(_live(r) / "keyword"), 64),
     "CURRENT names a missing build": lambda r: (r / "CURRENT").write_text("20990101T000000-dead\n"),
     "CURRENT empty": lambda r: (r / "CURRENT").write_text(""),
     "CURRENT garbage": lambda r: (r / "CURRENT").write_bytes(random.Random(1).randbytes(300)),
@@ -112,7 +127,8 @@ def test_damage_is_reported_refused_and_repaired(case, two_builds, tmp_path, cap
         assert "synth repair" in capsys.readouterr().err
 
     # Repair brings back every document the live build held, or names what it cannot.
-    lost = case == "synth.sqlite garbled"  # unreadable: its newest documents cannot be listed
+    # unreadable: its newest documents cannot be listed
+    lost = case in ("synth.sqlite garbled", "8 KB of random bytes inside synth.sqlite")
     assert main(["repair", "--index", str(root), "-q"]) == (1 if lost else 0)
     repaired = capsys.readouterr().out
     assert ("LOST" in repaired) == lost, repaired
@@ -121,6 +137,74 @@ def test_damage_is_reported_refused_and_repaired(case, two_builds, tmp_path, cap
     assert _sources(root) == (sources - {"bicycle-loans.pdf"} if lost else sources)
     assert main(["ingest", str(extra), "--index", str(root), "-q"]) == 0
     assert "new.md" in _sources(root)
+
+
+def test_random_bytes_in_the_live_database_fall_back_at_open(two_builds, tmp_path):
+    """Found at open, not at the first query that reads a damaged page (that was exit 70,
+    'internal error: DatabaseError'): search answers from the previous build with a warning,
+    and an ingest refuses with the repair hint."""
+    original, _ = two_builds
+    root = tmp_path / "index"
+    shutil.copytree(original, root, copy_function=shutil.copy)  # new times: hashes are checked
+    _random_block(_live(root) / "synth.sqlite")
+    done = run_synth("search", "homework clubs", "--index", str(root))
+    assert done.returncode == 0, done.stderr
+    assert "warning: using build" in done.stderr and "synth.sqlite changed" in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    extra = tmp_path / "new.md"
+    extra.write_text("# Reading Corners\n\nEvery classroom set up a reading corner.\n")
+    done = run_synth("ingest", str(extra), "--index", str(root), "-q")
+    assert done.returncode == 2 and "synth repair" in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_a_copied_index_is_whole_and_opens(two_builds, tmp_path):
+    """Copying changes every file's time: each is hashed once and found unchanged."""
+    original, sources = two_builds
+    root = tmp_path / "index"
+    shutil.copytree(original, root, copy_function=shutil.copy)
+    with Index.open(root) as index:
+        assert not index.warning
+    assert _sources(root) == sources
+
+
+def test_builds_share_no_file(two_builds):
+    """A damaged file in one build cannot reach another: no inode is shared between builds."""
+    root, _ = two_builds
+    inodes: dict[int, str] = {}
+    for build in (root / "builds").iterdir():
+        for path in build.rglob("*"):
+            if path.is_file():
+                assert path.stat().st_nlink == 1, path
+                assert path.stat().st_ino not in inodes, (path, inodes[path.stat().st_ino])
+                inodes[path.stat().st_ino] = str(path)
+
+
+def test_damage_to_the_live_keyword_index_leaves_the_previous_build_whole(two_builds, tmp_path):
+    original, sources = two_builds
+    root = tmp_path / "index"
+    shutil.copytree(original, root)
+    live = _live(root)
+    for path in (live / "keyword").rglob("*"):
+        if path.is_file() and path.stat().st_size > 64:
+            _random_block(path, 64)
+    with Index.open(root) as index:
+        assert index.warning and index.build_id != live.name
+    previous = [b for b in (root / "builds").iterdir() if b != live]
+    assert previous and all(health.check_build(b, full=True).ok for b in previous)
+
+
+def test_search_and_searching_again_change_no_build_file(two_builds, tmp_path):
+    """Readers write nothing into a build (a reader that touched a file would make every
+    later open hash it)."""
+    original, _ = two_builds
+    root = tmp_path / "index"
+    shutil.copytree(original, root)
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+    for _ in range(2):
+        assert run_synth("search", "school meals", "--index", str(root)).returncode == 0
+    after = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+    assert after == before
 
 
 def test_no_whole_build_is_a_one_line_error_not_a_traceback(two_builds, tmp_path):

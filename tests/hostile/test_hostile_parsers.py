@@ -216,7 +216,10 @@ def test_toolkit_import_reads_a_windows_1252_csv(tmp_path, capsys):
         ('{{ "%0999999999d" % 1 }}', "over the template limit"),
         ('{{ "%-*d" % (5, 1) }}{{ "{:0999999999}".format(1) }}', "MemoryError"),
         # doubling chains: each step passes every check, the tenth needs 1 GB
-        ("{% set a = 'x' * 1000000 %}" + "{% set a = a ~ a %}" * 10 + "{{ a|length }}", "MemoryError"),
+        (
+            "{% set a = 'x' * 1000000 %}" + "{% set a = a ~ a %}" * 10 + "{{ a|length }}",
+            "MemoryError",
+        ),
         (
             "{% set ns = namespace(a='x' * 1000000) %}{% for i in range(12) %}"
             "{% set ns.a = ns.a + ns.a %}{% endfor %}{{ ns.a|length }}",

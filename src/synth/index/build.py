@@ -23,13 +23,14 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from synth import __version__
 
 from . import keyword, store
+from .files import fingerprints
 from .vectors import FLAT_NAME
 
 FORMAT_VERSION = 1
@@ -64,6 +65,9 @@ class Manifest:
     # The build this one was made from: cleanup may drop an ancestor (what the new build lacks
     # was removed on purpose), never an unrelated build holding documents the new one lacks.
     parent: str = ""
+    # [size, mtime_ns, sha256] of each file, recorded at publish (files.py); empty in builds
+    # made before fingerprints, which are then checked by their counts alone.
+    files: dict[str, list[object]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -219,12 +223,13 @@ def staged_build(root: Path, old: Path | None) -> Iterator[tuple[str, Path, sqli
 
 
 def publish(root: Path, tmp: Path, db: sqlite3.Connection, manifest: Manifest) -> None:
-    """Finish a staged build: bring the keyword engine in line, write the manifest, fsync,
-    rename, then swap CURRENT atomically."""
+    """Finish a staged build: bring the keyword engine in line, fingerprint its files into the
+    manifest, fsync, rename, then swap CURRENT atomically."""
     keyword.apply_changes(db, tmp, manifest.keyword_index)
     manifest.n_documents, manifest.n_chunks = store.counts(db)
     db.commit()
     db.close()
+    manifest.files = fingerprints(tmp)
     (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2))
     _fsync_tree(tmp)
     final = tmp.with_suffix("")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import keyword, store
 from .build import IndexNotFound, Manifest
+from .files import changed_files
 
 POINTER_RE = re.compile(r"[0-9A-Za-z_-]{1,100}")
 
@@ -155,6 +156,8 @@ def check_build(build: Path, full: bool = False, vectors: bool = True) -> BuildH
     if not db_path.is_file():
         health.problems.append("synth.sqlite is missing")
         return health
+    if health.manifest is not None:
+        health.problems += file_problems(build, health.manifest, vectors)
     try:
         with contextlib.closing(store.connect(db_path, readonly=True)) as db:
             if full:
@@ -179,6 +182,19 @@ def check_build(build: Path, full: bool = False, vectors: bool = True) -> BuildH
     health.problems += count_problems(health.counts, health.manifest)
     health.problems += model_problem(health.manifest)
     return health
+
+
+def file_problems(build: Path, manifest: Manifest, vectors: bool = True) -> list[str]:
+    """Files changed since the build was written (a stat each; see files.py). Writers pass
+    vectors=False: they write the vectors anew from the database."""
+    recorded = manifest.files
+    if not isinstance(recorded, dict) or not all(
+        isinstance(v, list) and len(v) == 3 for v in recorded.values()
+    ):
+        return ["manifest.json file fingerprints are invalid"]
+    if not vectors:
+        recorded = {k: v for k, v in recorded.items() if not k.startswith("vectors")}
+    return changed_files(build, recorded)
 
 
 def vector_count(build: Path) -> int:

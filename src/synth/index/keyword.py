@@ -13,7 +13,6 @@ leaves no trace), and `apply_changes` brings the engine in line when a build is 
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import threading
@@ -23,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from . import keyword_fts5, keyword_tantivy
+from .files import clone_tree
 from .keyword_fts5 import MAX_QUERY_TERMS, fts_query, query_terms
 from .topk import verified_top
 
@@ -123,22 +123,15 @@ def open_engine(
 # ---------------------------------------------------------------- writing (inside a staged build)
 
 
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
 def stage(old: Path | None, tmp: Path) -> None:
-    """Seed a staged build with the live build's engine folder, by hard links.
+    """Seed a staged build with a clone of the live build's engine folder.
 
-    tantivy never rewrites a file it has written (segments are immutable, deletes and metadata
-    go to new files renamed into place), so linking costs one inode per file whatever the
-    index size, and changes to the staged copy never reach the live build.
+    Clones, not hard links: a linked segment damaged in one build was damaged in both, so the
+    build a reader falls back to was broken too. On a filesystem with reflinks a clone costs
+    no space until written; elsewhere it is a copy (measured in benchmarks/README.md).
     """
     if old is not None and (old / FOLDER).is_dir():
-        shutil.copytree(old / FOLDER, tmp / FOLDER, copy_function=_link_or_copy)
+        clone_tree(old / FOLDER, tmp / FOLDER)
 
 
 def _current_engine(db: sqlite3.Connection) -> str:

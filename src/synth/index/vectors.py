@@ -16,14 +16,13 @@ scan of a quarter of 1M chunks took 280 ms (recall measured in benchmarks/README
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from . import vectors_pq
+from .files import clone_file
 from .topk import sorted_unique, verified_top
 
 # Exact flat search up to this many vectors (about 15 ms a query on one core at 200k); IVF beyond.
@@ -115,13 +114,11 @@ def write_index_batches(
 
 
 def copy_index(old: Path, new: Path) -> None:
-    """Carry a build's vector files into a new build unchanged (hard links when possible)."""
+    """Carry a build's vector files into a new build unchanged, as clones that share nothing
+    writable with the old build (files.py)."""
     for name in ("vectors.faiss", vectors_pq.RAW, vectors_pq.RAW_IDS):
         if (old / name).is_file():
-            try:
-                os.link(old / name, new / name)
-            except OSError:
-                shutil.copyfile(old / name, new / name)
+            clone_file(old / name, new / name)
 
 
 def read_dense(path: Path) -> DenseIndex | vectors_pq.CompressedDenseIndex:
