@@ -176,8 +176,8 @@ def test_cli_output_and_app_text_use_the_one_filter():
 
 @pytest.mark.parametrize("fmt", ["md", "html", "pdf", "docx", "json"])
 def test_briefs_in_every_format_drop_bidi_controls(fmt, corpus_index, embedder):
-    from synth.brief.synthesize import synthesize
     from synth.brief.render import export_brief
+    from synth.brief.synthesize import synthesize
     from synth.search import SearchSettings, search
 
     question = "What does homework do? " + BIDI
