@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 
 from synth import __version__
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             err("interrupted; the previous index is untouched")
             return 130
+        except sqlite3.DatabaseError as exc:  # damage a reader met after its checks at open
+            hint = f"; if it is the index, run `synth repair --index {args.index}`"
+            err(f"a database cannot be read ({exc}){hint if getattr(args, 'index', None) else ''}")
+            return 2
         except Exception as exc:
             from synth.brief.render import BriefError
 
