@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 
+from synth.ingest.files import ParseLimits
 from synth.ingest.safeload import printable, quoted_name
 
 from .common import TqdmProgress, err, json_text, open_index, with_index
@@ -26,7 +27,6 @@ def _load_records(paths: list[str]) -> list:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from synth.index import ingest
-    from synth.ingest.files import ParseLimits
     from synth.ingest.metadata import MetadataError
 
     try:
@@ -50,7 +50,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 metadata=records,
                 taxonomy=args.taxonomy,
                 keyword_engine=args.keyword,
-                limits=ParseLimits(ocr=not args.no_ocr),
+                limits=ParseLimits(
+                    ocr=not args.no_ocr,
+                    file_seconds=args.file_seconds,
+                    file_memory_mb=args.file_memory,
+                ),
                 runner=runner if args.engine == "ray" else None,
             )
     finally:
@@ -285,6 +289,21 @@ def add_parsers(sub) -> None:
     p.add_argument("--taxonomy", help="a taxonomy YAML to tag with instead of the packaged one")
     p.add_argument(
         "--no-ocr", action="store_true", help="do not OCR scanned pages (they fail instead)"
+    )
+    p.add_argument(
+        "--file-seconds",
+        type=float,
+        default=ParseLimits.file_seconds,
+        metavar="S",
+        help="CPU seconds one file may take to parse, chunk and describe, OCR apart "
+        f"(default {ParseLimits.file_seconds:g}); a slower file fails alone",
+    )
+    p.add_argument(
+        "--file-memory",
+        type=int,
+        default=ParseLimits.file_memory_mb,
+        metavar="MB",
+        help=f"memory one file's parsing may use (default {ParseLimits.file_memory_mb:,} MB)",
     )
     p.add_argument(
         "--model",

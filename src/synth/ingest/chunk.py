@@ -56,6 +56,31 @@ PIECE_CHARS = 100_000
 # Characters a "word" may have before it is cut (a line of base64 or a 1 MB string with no
 # spaces); chunks stay bounded in characters as well as words.
 MAX_WORD_CHARS = 40
+# Characters a chunk may hold, whatever its words: 200 words of at most 40 characters. The
+# overlap sentence and the merged tail once took chunks of endless tokens to 12,000.
+MAX_CHUNK_CHARS = 8_000
+
+
+# spaCy's tokenizer splits prefixes and suffixes off a whitespace-free run one at a time,
+# rescanning the run each time: `[` * 2,000 + "word" + `]` * 2,000 took 1.8 s, 10,000 of each
+# over 150 s. It sees runs cut to this length (the text it is given has a space in place of
+# one character in each longer run, so offsets still match the page; sentences are taken from
+# the real text).
+MAX_RUN_CHARS = 64
+_LONG_RUN = re.compile(rf"\S{{{MAX_RUN_CHARS + 1},}}")
+
+
+def tokenizer_view(text: str) -> str:
+    """`text` with every MAX_RUN_CHARS-th character of an over-long run replaced by a space:
+    the same length and offsets, and no run the tokenizer takes quadratic time over."""
+
+    def cut(match: re.Match[str]) -> str:
+        run = list(match.group(0))
+        for i in range(MAX_RUN_CHARS, len(run), MAX_RUN_CHARS + 1):
+            run[i] = " "
+        return "".join(run)
+
+    return _LONG_RUN.sub(cut, text)
 
 
 def pieces(text: str, limit: int = PIECE_CHARS) -> list[tuple[int, str]]:
@@ -72,25 +97,28 @@ def pieces(text: str, limit: int = PIECE_CHARS) -> list[tuple[int, str]]:
 
 
 def _split_long(sentence: _Sentence, max_words: int) -> list[_Sentence]:
-    """Cut a run-on 'sentence' (a table, a reference list) into word windows, keeping offsets."""
+    """Cut a run-on 'sentence' (a table, a reference list) into word windows of at most
+    max_words words and MAX_CHUNK_CHARS characters, keeping offsets."""
     words = list(re.finditer(r"\S+", sentence.text))
     if len(sentence.text) > max_words * MAX_WORD_CHARS:
         words = list(re.finditer(rf"\S{{1,{MAX_WORD_CHARS}}}", sentence.text))
     elif len(words) <= max_words:
         return [sentence]
-    pieces = []
-    for i in range(0, len(words), max_words):
-        group = words[i : i + max_words]
-        start, end = group[0].start(), group[-1].end()
-        pieces.append(
-            _Sentence(
-                sentence.page,
-                sentence.start + start,
-                sentence.start + end,
-                sentence.text[start:end],
-            )
-        )
+    pieces: list[_Sentence] = []
+    first = 0
+    for i, word in enumerate(words):
+        start = words[first].start()
+        if i > first and (i - first >= max_words or word.end() - start > MAX_CHUNK_CHARS):
+            pieces.append(_piece(sentence, start, words[i - 1].end()))
+            first = i
+    pieces.append(_piece(sentence, words[first].start(), words[-1].end()))
     return pieces
+
+
+def _piece(sentence: _Sentence, start: int, end: int) -> _Sentence:
+    return _Sentence(
+        sentence.page, sentence.start + start, sentence.start + end, sentence.text[start:end]
+    )
 
 
 def _sections(doc: Document, settings: ChunkSettings) -> list[tuple[list[str], list[_Sentence]]]:
@@ -98,7 +126,8 @@ def _sections(doc: Document, settings: ChunkSettings) -> list[tuple[list[str], l
     nlp = sentence_pipeline()
     bodies = [block for page in doc.pages for block in page.blocks if block.kind == "body"]
     cut = [pieces(block.text) for block in bodies]
-    parsed = iter(nlp.pipe((text for parts in cut for _, text in parts), batch_size=64))
+    views = (tokenizer_view(text) for parts in cut for _, text in parts)
+    parsed = iter(nlp.pipe(views, batch_size=64))
     cuts = iter(cut)
     sections: list[tuple[list[str], list[_Sentence]]] = []
     stack: list[tuple[int, str]] = []
@@ -117,12 +146,13 @@ def _sections(doc: Document, settings: ChunkSettings) -> list[tuple[list[str], l
                     stack.pop()
                 stack.append((block.level, block.text))
                 continue
-            for offset, _ in next(cuts):
+            for offset, piece in next(cuts):
                 for sent in next(parsed).sents:
-                    text = sent.text.strip()
+                    raw = piece[sent.start_char : sent.end_char]  # the real text, not the view
+                    text = raw.strip()
                     if not text:
                         continue
-                    lead = len(sent.text) - len(sent.text.lstrip())
+                    lead = len(raw) - len(raw.lstrip())
                     start = block.start + offset + sent.start_char + lead
                     sentence = _Sentence(page.number, start, start + len(text), text)
                     current.extend(_split_long(sentence, settings.max_words))
@@ -136,13 +166,15 @@ def _windows(sentences: list[_Sentence], settings: ChunkSettings) -> list[list[_
     i = 0
     n = len(sentences)
     while i < n:
-        words = 0
+        words = chars = 0
         j = i
         while j < n:
-            w = sentences[j].words
-            if j > i and words + w > settings.max_words and words >= settings.min_words:
+            w, c = sentences[j].words, len(sentences[j].text) + 1
+            full = words + w > settings.max_words and words >= settings.min_words
+            if j > i and (full or chars + c > MAX_CHUNK_CHARS + 1):
                 break
             words += w
+            chars += c
             j += 1
         windows.append(sentences[i:j])
         if j >= n:
@@ -152,8 +184,14 @@ def _windows(sentences: list[_Sentence], settings: ChunkSettings) -> list[list[_
         tail = windows[-1]
         tail_words = sum(s.words for s in tail)
         fresh = tail[settings.overlap_sentences :]
-        merged_words = sum(s.words for s in windows[-2]) + sum(s.words for s in fresh)
-        if tail_words < settings.min_words and merged_words <= settings.max_words * 1.25:
+        merged = windows[-2] + fresh
+        merged_words = sum(s.words for s in merged)
+        merged_chars = sum(len(s.text) + 1 for s in merged) - 1
+        if (
+            tail_words < settings.min_words
+            and merged_words <= settings.max_words * 1.25
+            and merged_chars <= MAX_CHUNK_CHARS
+        ):
             windows[-2] = windows[-2] + fresh
             windows.pop()
     return windows

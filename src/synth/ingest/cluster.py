@@ -27,7 +27,8 @@ from synth.taxonomy import Taxonomy
 
 from .chunk import ChunkSettings
 from .files import ParseLimits
-from .pipeline import FileTask, PreparedFile, prepare_file
+from .guard import GuardedParser
+from .pipeline import FileTask, PreparedFile
 
 INSTALL_HINT = "Ray is not installed: pip install 'synth[cluster]' (or pip install ray)"
 MAX_RETRIES = 3
@@ -47,13 +48,16 @@ def require_ray() -> Any:
 
 
 class _Parser:
-    """A parsing actor: spaCy stays loaded for the runner's life.
+    """A parsing actor: its guarded child (guard.py) keeps spaCy loaded for the runner's life.
 
     Parsing once ran as Ray tasks, each new task process importing synth and loading spaCy
     again: a pinned worker spent 36 s of CPU in them for 14 s of parsing and ran at half the
     local rate (bench_ray.py --pinned). A process of its own, apart from the encoder, so a file
     that crashes its parser (out of memory, say) never takes a batch of embeddings with it.
     """
+
+    def __init__(self) -> None:
+        self.guard = GuardedParser()  # each file under the budget of ParseLimits, as locally
 
     def prepare(
         self,
@@ -62,7 +66,7 @@ class _Parser:
         limits: ParseLimits | None,
         taxonomy: Taxonomy | None,
     ) -> PreparedFile:
-        return prepare_file(task, settings, limits, taxonomy)
+        return self.guard.prepare(task, settings, limits or ParseLimits(), taxonomy)
 
     def pid(self) -> int:
         """The actor's process id: tells a restarted parser from the one before."""

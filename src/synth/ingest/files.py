@@ -29,8 +29,15 @@ class ParseLimits:
     # takes 7-25 s here, up to 60 s when the machine is loaded (benchmarks/README.md).
     ocr: bool = True
     ocr_page_seconds: float = 180.0
-    # Scanned pages OCR'd per file (at 3-6 s a page, about half an hour at most).
+    # Scanned pages OCR'd per file, and seconds of OCR per file in all: a page of noise takes
+    # about 24 s, so 300 such pages would have taken two hours.
     ocr_max_pages: int = 300
+    ocr_file_seconds: float = 1800.0
+    # Each file is parsed, chunked, described and tagged in a child process (guard.py) that is
+    # stopped past this much CPU time or resident memory. The slowest real PDF measured parses
+    # 31,000 characters a second, so a file at max_chars needs about 320 s.
+    file_seconds: float = 600.0
+    file_memory_mb: int = 4096
 
 
 def content_hash(data: bytes) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,9 +263,16 @@ def _ocr_scanned_pages(
         return {}
     confidence: dict[int, float] = {}
     errors: list[str] = []
-    for i in scanned:
+    end = time.monotonic() + limits.ocr_file_seconds
+    for n, i in enumerate(scanned):
+        left = end - time.monotonic()
+        if left <= 0:  # noise pages take ~24 s each: 300 of them would be two hours
+            raise ParseError(
+                f"too slow to OCR (over {limits.ocr_file_seconds:g} s for {n} of "
+                f"{len(scanned)} scanned pages)"
+            )
         try:
-            page = ocr.ocr_page(path, i + 1, limits.ocr_page_seconds)
+            page = ocr.ocr_page(path, i + 1, min(limits.ocr_page_seconds, left))
         except ocr.OcrError as exc:
             errors.append(str(exc))
             continue

@@ -129,7 +129,8 @@ class Runner(Protocol):
 
 
 class LocalRunner:
-    """Everything in this process: files one after another, embedding on a background thread."""
+    """Files one after another, each parsed in a child process under the time and memory
+    budget of `ParseLimits` (guard.py); embedding in this process on a background thread."""
 
     def prepare(
         self,
@@ -138,7 +139,9 @@ class LocalRunner:
         limits: ParseLimits | None,
         taxonomy: Taxonomy | None = None,
     ) -> Iterator[PreparedFile]:
-        return run_local(tasks, settings, limits, taxonomy)
+        from .guard import prepare_guarded  # guard.py builds on this module
+
+        return prepare_guarded(tasks, settings, limits, taxonomy)
 
     def encoder(self, model: str) -> EncoderPool | None:
         return None

@@ -72,6 +72,8 @@ class Taxonomy:
     facets: dict[str, Facet]
     digest: str
     _lookup: dict[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
+    # The YAML it was parsed from: how a parsing child process (ingest/guard.py) gets it.
+    text: str = field(default="", compare=False, repr=False)
 
     def facet(self, name: str) -> Facet:
         facet = self.facets.get(name.strip().lower().replace("-", "_"))
@@ -161,7 +163,7 @@ def parse_taxonomy(text: str) -> Taxonomy:
                 if alias:
                     lookup.setdefault((name, _key(alias)), value.id)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    return Taxonomy(facets=facets, digest=digest, _lookup=lookup)
+    return Taxonomy(facets=facets, digest=digest, _lookup=lookup, text=text)
 
 
 @lru_cache(maxsize=4)

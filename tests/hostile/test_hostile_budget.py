@@ -1,0 +1,139 @@
+"""Each file is parsed under a budget of CPU time and memory in a child process: a file past
+it fails alone with its reason, the next file gets a fresh child, and results are the same as
+parsing in this process."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from nasty import run_synth, within
+
+from synth.ingest import guard
+from synth.ingest.chunk import ChunkSettings
+from synth.ingest.files import ParseLimits, content_hash
+from synth.ingest.pipeline import FileTask, prepare_file
+from synth.taxonomy import load_taxonomy
+
+SENTENCE = "Pupils who read aloud to a partner each day gained {n} months in reading age. "
+
+
+def _task(path: Path) -> FileTask:
+    return FileTask(path, content_hash(path.read_bytes()))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("budget")
+    big = folder / "big.md"  # a few seconds of honest parsing
+    big.write_text(
+        "".join(f"# Section {s}\n\n" + SENTENCE.format(n=s) * 400 + "\n\n" for s in range(60))
+    )
+    small = folder / "small.md"
+    small.write_text("# Homework clubs\n\nHomework clubs met after school twice a week.\n")
+    return {"big": big, "small": small}
+
+
+def _prepare(path: Path, **limits: float) -> guard.PreparedFile:
+    parser = guard.GuardedParser()
+    try:
+        return parser.prepare(_task(path), ChunkSettings(), ParseLimits(**limits), None)
+    finally:
+        parser.close()
+
+
+def test_results_equal_parsing_in_this_process(files):
+    taxonomy = load_taxonomy()
+    task = _task(files["small"])
+    parser = guard.GuardedParser()
+    try:
+        guarded = parser.prepare(task, ChunkSettings(), ParseLimits(), taxonomy)
+        again = parser.prepare(task, ChunkSettings(), ParseLimits(), taxonomy)  # same child
+    finally:
+        parser.close()
+    here = prepare_file(task, ChunkSettings(), ParseLimits(), taxonomy)
+    assert not here.error and here.chunks
+    for other in (guarded, again):
+        assert (other.document, other.chunks, other.record, other.roles) == (
+            here.document,
+            here.chunks,
+            here.record,
+            here.roles,
+        )
+
+
+def test_a_file_past_the_cpu_budget_fails_alone_and_the_next_one_parses(files):
+    parser = guard.GuardedParser()
+    try:
+        with within(120):
+            slow = parser.prepare(
+                _task(files["big"]), ChunkSettings(), ParseLimits(file_seconds=0.2), None
+            )
+            after = parser.prepare(_task(files["small"]), ChunkSettings(), ParseLimits(), None)
+    finally:
+        parser.close()
+    assert slow.error == "too slow to parse (over 0.2 s)"
+    assert not after.error and after.chunks
+
+
+def test_a_file_past_the_memory_budget_fails_with_its_reason(files):
+    with within(120):
+        result = _prepare(files["big"], file_memory_mb=20)  # less than spaCy alone needs
+    assert result.error == "too much memory to parse (over 20 MB)"
+
+
+def test_a_parser_that_dies_mid_file_fails_that_file_only(files):
+    parser = guard.GuardedParser()
+    seen: list[int] = []
+
+    def kill_soon() -> None:
+        while parser._child is None or parser._child.poll() is not None:
+            time.sleep(0.01)
+        time.sleep(0.3)  # spaCy loaded, the big file under way
+        seen.append(parser._child.pid)
+        os.kill(parser._child.pid, 9)
+
+    killer = threading.Thread(target=kill_soon)
+    try:
+        parser._ready()
+        killer.start()
+        with within(120):
+            dead = parser.prepare(_task(files["big"]), ChunkSettings(), ParseLimits(), None)
+            after = parser.prepare(_task(files["small"]), ChunkSettings(), ParseLimits(), None)
+        killer.join()
+        assert parser._child is not None and parser._child.pid != seen[0]
+    finally:
+        parser.close()
+    assert dead.error == "the parser crashed (killed by signal 9)"
+    assert not after.error
+
+
+def test_the_cli_budget_flags_fail_a_slow_file_and_land_the_rest(files, tmp_path):
+    index = tmp_path / "index"
+    done = run_synth(
+        "ingest", str(files["big"]), str(files["small"]), "--index", str(index), "-q",
+        "--file-seconds", "3",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr  # a failed file is reported, the rest lands
+    assert "big.md: too slow to parse (over 3 s)" in done.stdout
+    assert "FAILED" not in done.stdout.replace("FAILED " + str(files["big"]), ""), done.stdout
+    assert "chunks embedded: 1 new" in done.stdout
+
+
+BRACKETS = "[" * 10_000 + "word" + "]" * 10_000
+
+
+def test_a_batch_of_bracket_files_finishes_quickly_and_lands(tmp_path):
+    """20 files of 10,000 brackets around a word stalled spaCy's tokenizer for over 150 s each
+    (a 20-file batch ran 900 s and wrote nothing)."""
+    folder = tmp_path / "brackets"
+    folder.mkdir()
+    for i in range(20):
+        (folder / f"b{i:02d}.md").write_text(f"# Note {i}\n\n{BRACKETS}\n\nPupils read {i}.\n")
+    with within(300):
+        done = run_synth("ingest", str(folder), "--index", str(tmp_path / "index"), "-q")
+    assert done.returncode == 0, done.stderr
+    assert "FAILED" not in done.stdout, done.stdout
