@@ -146,3 +146,41 @@ def within(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def raw_pdf(objects: list[bytes]) -> bytes:
+    """A PDF from object bodies (object 1 the catalog), with a correct cross-reference table:
+    for page trees no writer library would make."""
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def tree_pdf(path: Path, levels: int, kids_per_node: int) -> Path:
+    """A page tree `levels` deep whose every /Pages node lists its child `kids_per_node`
+    times: 1 gives a deep chain, 2 doubles the page count at each level (2^levels pages)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
+    for level in range(levels):
+        kid = b"%d 0 R " % (3 + level)
+        count = kids_per_node ** (levels - level)
+        objects.append(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kid * kids_per_node, count))
+    page = 2 + levels
+    stream = b"BT /F1 12 Tf 72 720 Td (Pupils read every day.) Tj ET"
+    objects.append(
+        b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
+        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (page - 1, page + 1, page + 2)
+    )
+    objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    path.write_bytes(raw_pdf(objects))
+    return path

@@ -18,6 +18,7 @@ from nasty import (
     pdf_with_title,
     run_synth,
     text_pdf,
+    tree_pdf,
 )
 
 from synth.index import Index, ingest
@@ -73,6 +74,13 @@ def hostile_folder(folder: Path) -> dict[str, str]:
         [f"row {i}" for i in range(10000)],  # few words to embed
     )
     expect["long-page.pdf"] = ""
+    tree_pdf(folder / "deep-tree.pdf", 5000, 1)
+    expect["deep-tree.pdf"] = "page tree nested too deep"
+    tree_pdf(folder / "doubling-tree.pdf", 40, 2)
+    expect["doubling-tree.pdf"] = "page tree too large"
+    write("bom-only.md", b"\xef\xbb\xbf\n", "empty file")
+    write("brackets.md", "# Note\n\n" + "[" * 10_000 + "word" + "]" * 10_000 + "\n", "")
+    write("colours.md", "# Log\n\n" + "\x1b[31mred\x1b[0m pupils read. " * 50 + "\n", "")
     return expect
 
 

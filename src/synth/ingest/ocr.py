@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -105,7 +106,13 @@ def read_image(png: bytes, seconds: float, dpi: int = OCR_DPI) -> tuple[list[Ocr
 
     from PIL import Image
 
-    image = Image.open(io.BytesIO(png))
+    with warnings.catch_warnings():  # Pillow's two-line warning reached the user's terminal
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(png))
+            image.load()
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise OcrError(f"page image too large to OCR ({exc.__class__.__name__})") from None
     end = time.monotonic() + seconds
     lines, confidence = _tesseract(image, "eng", seconds, dpi)
     guess = guess_language(" ".join(line.text for line in lines))

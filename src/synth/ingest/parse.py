@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import html
 import logging
 import re
@@ -9,6 +10,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from synth.models import Document
+from synth.safetext import invisible_free
 
 from .files import PDF_EXTENSIONS, SUPPORTED_EXTENSIONS, ParseError, ParseLimits, content_hash
 from .pages import (
@@ -68,20 +70,34 @@ def check_length(n_chars: int, limits: ParseLimits) -> None:
 MAX_CONTROL_SHARE = 0.01
 
 
+# Terminal escape sequences (colours, cursor moves, window titles): how a terminal draws text,
+# not text. Removed before the binary test, so a coloured log or README is read, not refused.
+_ESCAPES = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]{0,2000}(?:\x07|\x1b\\)?|[@-Z\\-_])"
+)
+
+
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Bytes that are not UTF-8 read as Windows-1252 (Latin-1 where it has no character)."""
+    assert isinstance(exc, UnicodeDecodeError)
+    bad = exc.object[exc.start : exc.end]
+    return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in bad), exc.end
+
+
+codecs.register_error("synth-cp1252", _cp1252_fallback)
+
+
 def _decode(data: bytes) -> str:
-    """Text from bytes: UTF-8 (or UTF-16 with a BOM), else Windows-1252; binary is refused."""
+    """Text from bytes: UTF-8 (or UTF-16 with a BOM), with any stretch that is not UTF-8 read
+    as Windows-1252, so a file half UTF-8 and half Latin-1 reads right in both halves (decoding
+    the whole as cp1252 stored "Élèves" as "Ã‰lÃ¨ves"); binary is refused."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = data.decode("utf-16", errors="replace")
     elif b"\x00" in data:
         raise ParseError("binary data, not text")
     else:
-        text = ""
-        for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
+        text = data.decode("utf-8-sig", errors="synth-cp1252")
+    text = _ESCAPES.sub("", text)
     sample = text[:1_000_000]
     controls = sum(1 for ch in sample if ch < " " and ch not in "\t\n\r\x0c")
     controls += sum(1 for ch in sample if "\x7f" <= ch <= "\x9f" or ch == "\ufffd")
@@ -204,6 +220,11 @@ class _HTMLBlocks(HTMLParser):
             self._buf.append(data)
 
     def close(self) -> None:
+        # A comment never closed hides the rest of the page in a browser; HTMLParser would
+        # hand it over as text at the end, so what no reader sees would be indexed.
+        start = self.rawdata.find("<!--")
+        if start >= 0 and "-->" not in self.rawdata[start:]:
+            self.rawdata = self.rawdata[:start]
         super().close()
         self._flush()
 
@@ -212,6 +233,8 @@ def _parse_text_report(
     path: Path, data: bytes, digest: str, suffix: str, limits: ParseLimits
 ) -> Document:
     text = _decode(data)
+    if not invisible_free(text).strip():  # a BOM, zero-width or escape codes and nothing else
+        raise ParseError("empty file")
     check_length(len(text), limits)  # before the work: a 50 MB text is refused at once
     text = normalise(text).replace("\r\n", "\n").replace("\r", "\n")
     meta: dict[str, str] = {}

@@ -191,6 +191,17 @@ def _pdf_date(meta: object, attr: str) -> str:
 BOMB_REASON = "decompression bomb / stream too large"
 
 
+def _limit_reason(exc: BaseException) -> str:
+    """What a pypdf limit says about the file: a page tree too deep or too large (nested or
+    doubling /Kids), else a stream that inflates too far."""
+    text = str(exc)
+    if "page tree depth" in text:
+        return "page tree nested too deep (over 100 levels)"
+    if "page tree entry" in text:
+        return "page tree too large (over 100,000 entries: doubling /Kids?)"
+    return BOMB_REASON
+
+
 def _decrypt(reader: object) -> None:
     """Open a PDF encrypted with an empty user password (as many 'protected' reports are)."""
     from pypdf.errors import DependencyError
@@ -221,7 +232,7 @@ def _read_pages(reader: object) -> list[list[_Line]]:
                     contents.get_data()
             page_lines.append(lines)
         except (LimitReachedError, MemoryError) as exc:
-            raise ParseError(BOMB_REASON) from exc
+            raise ParseError(_limit_reason(exc)) from exc
         except Exception as exc:
             errors.append(exc)
             page_lines.append([])
@@ -304,7 +315,7 @@ def parse_pdf(path: Path, data: bytes, digest: str, limits: ParseLimits) -> Docu
     except ParseError:
         raise
     except (LimitReachedError, MemoryError) as exc:
-        raise ParseError(BOMB_REASON) from exc
+        raise ParseError(_limit_reason(exc)) from exc
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise ParseError(f"corrupt or unreadable PDF ({exc.__class__.__name__}: {exc})") from exc
     except Exception as exc:

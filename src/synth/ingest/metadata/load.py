@@ -1,7 +1,8 @@
 """Reading a metadata file: pick the reader by suffix, then tidy every record it returns.
 
-Kept apart from the readers so each reader only parses; decoding, tidying and logging of
-warnings happen once, here.
+Kept apart from the readers so each reader only parses; decoding and tidying happen once,
+here. Warnings are returned with the records, not logged: the caller shows them once (the CLI
+printed each twice when this logged them as well).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from .bibtex import _read_bibtex
 from .csl import _read_csl_json
-from .record import DocMetadata, MetadataError, MetadataRecords, _finish, _read_text, log
+from .record import DocMetadata, MetadataError, MetadataRecords, _finish, _read_text
 from .ris import _read_ris
 from .tabular import _read_manifest, _read_yaml
 
@@ -39,6 +40,4 @@ def load_metadata(path: str | Path) -> MetadataRecords:
     warnings: list[str] = []
     text = _read_text(path, warnings)
     records = [_finish(r, path.parent, warnings) for r in reader(text, path, warnings)]
-    for message in warnings:
-        log.warning(message)
     return MetadataRecords(records, warnings)
