@@ -1,5 +1,6 @@
-"""Before/after table for hostile inputs: each case of issue 15 run through the `synth` command of
-two checkouts, its outcome observed (exit code, traceback, time, what the index holds after).
+"""Before/after table for hostile inputs: each case of issues 15 and 24 run through the `synth`
+command of two checkouts, its outcome observed (exit code, traceback, time, what the index holds
+after).
 
     .venv/bin/python benchmarks/bench_hostile.py --before /path/to/base/src [--only NAME ...]
 
@@ -33,6 +34,7 @@ from nasty import (  # noqa: E402
     encrypted_pdf,
     pdf_with_title,
     text_pdf,
+    tree_pdf,
 )
 
 GOOD = {
@@ -391,6 +393,128 @@ def queries(side: Side) -> str:
     (side.work / "q.txt").write_text("homework\u2028clubs\x0cmeals\n", encoding="utf-8")
     got = side.run("search", "--queries", "q.txt", "--index", "index")
     return outcome(got) + f"; {len(str(got['out']).splitlines())} result lines for 1 query"
+
+
+# ---------------------------------------------------------------- round 3 (issue 24)
+
+
+@case("20 Markdown files of 10,000 brackets around a word")
+def brackets(side: Side) -> str:
+    files = {
+        f"b{i:02d}.md": f"# Note {i}\n\n" + "[" * 10_000 + "word" + "]" * 10_000 + "\n"
+        for i in range(20)
+    }
+    return _landed(side, _batch(side, files, limit=600)) + " (of 22)"
+
+
+@case("toolkit CSV export of formula cells")
+def csv_formulas(side: Side) -> str:
+    strands = [
+        {"id": f"s{i}", "title": f, "topic": "feedback", "summary": f}
+        for i, f in enumerate(['=HYPERLINK("http://x.test","x")', "=cmd|' /C calc'!A0", "@SUM(1)"])
+    ]
+    (side.work / "in.json").write_text(json.dumps(strands))
+    side.run("toolkit", "import", "in.json", "--toolkit", "tk.db")
+    got = side.run("toolkit", "export", "--format", "csv", "--toolkit", "tk.db")
+    import csv
+    import io
+
+    cells = [c for row in csv.reader(io.StringIO(str(got["out"]))) for c in row]
+    live = sum(1 for c in cells if c[:1] in ("=", "+", "@", "-") and c[1:2] != "")
+    return f"{outcome(got)}; {live} formula cells"
+
+
+@case("brief --bib ris/bibtex with a javascript: URL")
+def bib_urls(side: Side) -> str:
+    (side.work / "docs").mkdir()
+    (side.work / "docs" / "clubs.md").write_text(GOOD["clubs.md"])
+    (side.work / "docs" / "clubs.md.yaml").write_text(
+        "title: '=HYPERLINK(\"http://x.test\")'\nurl: 'javascript:alert(document.cookie)'\n"
+    )
+    side.run("ingest", "docs", "--index", "bib-index", "-q")
+    found = []
+    for kind in ("ris", "bibtex"):
+        side.run("brief", "homework clubs", "--index", "bib-index", "--bib", kind, f"refs.{kind}")
+        path = side.work / f"refs.{kind}"
+        text = path.read_text() if path.exists() else ""
+        found.append(f"{kind}: {'javascript: kept' if 'javascript:' in text else 'no javascript:'}")
+    return "; ".join(found)
+
+
+def _two_builds(side: Side) -> Path:
+    root = side.index()
+    (side.work / "third.md").write_text("# Reading Corners\n\nEvery class set up a corner.\n")
+    side.run("ingest", "third.md", "--index", "index", "-q")
+    return root
+
+
+@case("8 KB of random bytes inside the live synth.sqlite (two builds): search")
+def sqlite_block(side: Side) -> str:
+    root = _two_builds(side)
+    path = _live(root) / "synth.sqlite"
+    with open(path, "r+b") as handle:
+        handle.seek(path.stat().st_size // 2 - 4096)
+        handle.write(random.Random(7).randbytes(8192))
+    return _search(side)
+
+
+@case("one keyword segment of the live build overwritten (two builds): search")
+def shared_segment(side: Side) -> str:
+    root = _two_builds(side)
+    folder = _live(root) / "keyword"
+    if not folder.is_dir():
+        return "no keyword folder"
+    biggest = max((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    with open(biggest, "r+b") as handle:
+        handle.seek(biggest.stat().st_size // 2)
+        handle.write(random.Random(8).randbytes(64))
+    return _search(side)
+
+
+def _template(side: Side, body: str) -> str:
+    side.index()
+    folder = side.work / "tpl"
+    folder.mkdir(exist_ok=True)
+    (folder / "evil.md.j2").write_text(body)
+    got = side.run(
+        "brief", "homework", "--index", "index", "--templates", "tpl", "--template", "evil",
+        limit=180,
+    )  # fmt: skip
+    last = str(got["err"]).strip().splitlines()[:1]
+    return outcome(got) + (f"; {last[0][:90]}" if last else "")
+
+
+@case("template '%0999999999d' % 1")
+def template_width(side: Side) -> str:
+    return _template(side, '{{ "%0999999999d" % 1 }}')
+
+
+@case("template doubling a 1 MB string with ~ ten times")
+def template_doubling(side: Side) -> str:
+    return _template(side, "{% set a = 'x' * 1000000 %}" + "{% set a = a ~ a %}" * 10 + "{{ a }}")
+
+
+@case("smaller items: BOM-only, page trees, colours, mixed encoding, unclosed comment")
+def smaller(side: Side) -> str:
+    folder = side.work / "batch"
+    folder.mkdir(exist_ok=True)
+    tree_pdf(folder / "deep.pdf", 5000, 1)
+    tree_pdf(folder / "doubling.pdf", 40, 2)
+    files = {
+        "bom.md": b"\xef\xbb\xbf\n",
+        "colours.md": ("# Log\n\n" + "\x1b[31mred\x1b[0m pupils read. " * 50).encode(),
+        "mixed.txt": "Les élèves lisent.\n\n".encode() + "Les élèves écrivent.\n".encode("latin-1"),
+        "comment.html": b"<p>Shown.</p><!-- open <p>Hidden text.</p>",
+    }
+    r = _batch(side, files)
+    parts = [f"{n}: {failed_line(r, n) or 'indexed'}" for n in ("deep.pdf", "doubling.pdf", *files)]
+    search = side.run("search", "Hidden text", "--index", "batch-index", "--json")
+    parts.append(
+        "hidden comment text " + ("found" if "Hidden text" in str(search["out"]) else "absent")
+    )
+    mixed = side.run("search", "élèves écrivent", "--index", "batch-index", "--json")
+    parts.append("mixed text " + ("right" if "élèves écrivent" in str(mixed["out"]) else "garbled"))
+    return "; ".join(parts)
 
 
 def main() -> None:

@@ -137,3 +137,18 @@ def test_a_batch_of_bracket_files_finishes_quickly_and_lands(tmp_path):
         done = run_synth("ingest", str(folder), "--index", str(tmp_path / "index"), "-q")
     assert done.returncode == 0, done.stderr
     assert "FAILED" not in done.stdout, done.stdout
+
+
+def test_a_document_past_its_tagging_deadline_fails_alone(files, tmp_path, monkeypatch):
+    """Tagging needs the model, so it runs in the ingest process under a deadline per
+    document, checked between chunks."""
+    from synth.index import Index, facets, ingest
+
+    monkeypatch.setattr(facets, "TAG_BASE_SECONDS", 0.0)
+    monkeypatch.setattr(facets, "TAG_CHUNK_SECONDS", 0.0)
+    report = ingest([files["big"], files["small"]], tmp_path / "index")
+    outcome = {Path(f.path).name: (f.status, f.reason) for f in report.files}
+    assert outcome["big.md"] == ("failed", "tagging failed: too slow to tag (over 0 s)")
+    assert outcome["small.md"][0] == "added"
+    with Index.open(tmp_path / "index") as index:
+        assert [d.source for d in index.documents()] == ["small.md"]

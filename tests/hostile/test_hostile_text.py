@@ -133,3 +133,19 @@ def test_metadata_warnings_print_once(tmp_path):
     done = run_synth("ingest", str(docs), "--metadata", str(bib), "--index", str(tmp_path / "i"))
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("unclosed value at end of file") == 1, done.stderr
+
+
+def test_tagging_and_brief_titles_read_bracket_runs_quickly(embedder):
+    """The tagger and the brief's theme titles tokenize chunk text with spaCy too: one
+    whitespace-free run of 60,000 brackets took over ten seconds per call there."""
+    from synth.brief.titles import _phrases_parsed, phrase_pipeline
+    from synth.ingest.tag import Tagger, label_vectors
+    from synth.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    tagger = Tagger(taxonomy, label_vectors(taxonomy, embedder))
+    run = "[" * 30_000 + "reading" + "]" * 30_000
+    with within(20):
+        tagger.mentions(f"Pupils in Kenya {run} read daily.", "Reading")
+        if phrase_pipeline() is not None:
+            _phrases_parsed(phrase_pipeline(), f"Reading corners {run} helped pupils.")

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from synth.ingest.chunk import tokenizer_view
+
 if TYPE_CHECKING:
     from spacy.language import Language
 
@@ -86,7 +88,7 @@ def _usable(tokens: list) -> bool:
 
 
 def _phrases_parsed(nlp: Language, text: str) -> list[tuple[str, str]]:
-    doc = nlp(text)
+    doc = nlp(tokenizer_view(text))  # the same offsets, no run spaCy splits quadratically
     out = []
     for chunk in doc.noun_chunks:
         tokens = _clean(list(chunk))

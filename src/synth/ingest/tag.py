@@ -20,7 +20,7 @@ import numpy as np
 from synth.models import Tag
 from synth.taxonomy import DERIVED_FROM_COUNTRY, Taxonomy
 
-from .chunk import pieces
+from .chunk import pieces, tokenizer_view
 
 if TYPE_CHECKING:
     from .embed import Embedder
@@ -179,7 +179,7 @@ class Tagger:
 
         counts: Counter[tuple[str, str]] = Counter()
         for _, piece in pieces(text):  # bounded pieces: no spaCy max_length on long text
-            doc = self.nlp.make_doc(piece)
+            doc = self.nlp.make_doc(tokenizer_view(piece))  # same offsets, no long runs
             spans = []
             for matcher in (self._lower, self._exact):
                 for match_id, start, end in matcher(doc):
