@@ -1,7 +1,7 @@
 """What the hostile-input guards of issue 24 cost: parsing in a guarded child, builds that share
 no file, and the file check at open.
 
-    .venv/bin/python benchmarks/bench_guard.py [--rounds 2] [--copy-mb 1024]
+    .venv/bin/python benchmarks/bench_guard.py [--rounds 1] [--copy-mb 1024] [--index DIR]
 
 1. Parsing: the real PDFs of ../shared/corpora/real (the shared reports without them) prepared
    in this process (`run_local`) and in the guarded child (`prepare_guarded`), alternating in
@@ -11,14 +11,16 @@ no file, and the file check at open.
    them, else copy_file_range), against a hard link, and SHA-256 of the same file; per chunk
    with the bytes a chunk takes on disk (keyword segments 217 B, float vectors 1,544 B:
    benchmarks/README.md, "Search at scale").
-3. The check at open: `files.changed_files` on a build of the same PDFs, as it is (a stat per
-   file) and after every file's time moved (each hashed, as for a copied index).
+3. The check at open: `files.changed_files` on a build of the same PDFs (or the index given
+   with --index, copied first), as it is (a stat per file) and after every file's time moved
+   (each hashed, as for a copied index).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -99,10 +101,13 @@ def clones(megabytes: int) -> None:
         print(f"  copying {what} ({size} B/chunk): {per_million:.1f} s per million chunks")
 
 
-def open_check(paths: list[Path]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+def open_check(paths: list[Path], index: str | None) -> None:
+    with tempfile.TemporaryDirectory(dir=REPO.parent) as tmp:
         root = Path(tmp) / "index"
-        ingest(paths, root)
+        if index:
+            shutil.copytree(index, root, copy_function=shutil.copy2)  # times kept
+        else:
+            ingest(paths, root)
         build = root / "builds" / (root / "CURRENT").read_text().strip()
         recorded = read_manifest(build).files
         size = sum(v[0] for v in recorded.values())
@@ -122,13 +127,14 @@ def open_check(paths: list[Path]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--index", help="check this index (copied) instead of building one")
     parser.add_argument("--copy-mb", type=int, default=1024)
     args = parser.parse_args()
     paths = documents()
     parsing(paths, args.rounds)
     clones(args.copy_mb)
-    open_check(paths)
+    open_check(paths, args.index)
     return 0
 
 

@@ -512,8 +512,8 @@ def smaller(side: Side) -> str:
     parts.append(
         "hidden comment text " + ("found" if "Hidden text" in str(search["out"]) else "absent")
     )
-    mixed = side.run("search", "élèves écrivent", "--index", "batch-index", "--json")
-    parts.append("mixed text " + ("right" if "élèves écrivent" in str(mixed["out"]) else "garbled"))
+    mixed = side.run("search", "élèves lisent", "--index", "batch-index", "--json")
+    parts.append("UTF-8 half " + ("right" if "élèves lisent" in str(mixed["out"]) else "garbled"))
     return "; ".join(parts)
 
 

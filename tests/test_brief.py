@@ -566,6 +566,15 @@ def test_docx_and_pdf_keep_markup_as_text(hostile_index, embedder):
     assert "<script>alert(1)</script>" in _collapse(" ".join(p.extract_text() for p in pdf.pages))
 
 
+def _as_written(build: Path) -> None:
+    """Record a tampered build's files in its manifest, so it opens as a whole build."""
+    from synth.index.files import fingerprints
+
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["files"] = fingerprints(build)
+    (build / "manifest.json").write_text(json.dumps(manifest))
+
+
 def test_quotes_that_disagree_with_their_chunk_are_dropped(hostile_index, tmp_path, embedder):
     """Verification must compare two independent records, not re-read the slice it just took.
 
@@ -587,6 +596,7 @@ def test_quotes_that_disagree_with_their_chunk_are_dropped(hostile_index, tmp_pa
     )
     db.commit()
     db.close()
+    _as_written(build)  # as if the build had been written this way: not damage, disagreement
     index = Index.open(copy)
     try:
         question = "What did the homework club exported notes show?"

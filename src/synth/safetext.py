@@ -9,6 +9,9 @@ string without those characters. Imports nothing of synth, so every package may 
 
 Zero-width joiner and non-joiner (U+200C, U+200D) are kept: Persian, Hindi and Bengali spell
 words with them and emoji sequences need them, and they cannot reorder or repaint anything.
+The left-to-right and right-to-left marks go with the other bidi controls: Hebrew and Arabic
+text still reads right to left without them (the Unicode bidi algorithm orders it), though a
+number or a parenthesis at the edge of such a phrase may sit on the other side.
 """
 
 from __future__ import annotations
@@ -20,8 +23,13 @@ import re
 BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # Zero-width and invisible characters that are not needed to spell any word: zero-width space,
 # word joiner and the invisible maths operators, the BOM / zero-width no-break space, the
-# Mongolian vowel separator.
-ZERO_WIDTH = "\u200b\u2060-\u2064\ufeff\u180e"
+# Mongolian vowel separator, the soft hyphen, the combining grapheme joiner, the Hangul and
+# Khmer fillers, the interlinear annotation marks and the tag characters (which can carry a
+# hidden ASCII message inside visible text).
+ZERO_WIDTH = (
+    "\u200b\u2060-\u2064\ufeff\u180e\u00ad\u034f\u115f\u1160\u3164\uffa0\u17b4\u17b5"
+    "\ufff9-\ufffb\U000e0000-\U000e007f"
+)
 # C0 controls but tab and line feed (a carriage return repaints a terminal line); DEL and the
 # C1 controls; lone surrogates and the two non-characters, which no XML (DOCX), HTML or PDF
 # text may hold.
@@ -64,16 +72,21 @@ _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def spreadsheet_cell(value: str) -> str:
-    """A CSV cell no spreadsheet runs: one starting like a formula gets a leading apostrophe
-    (shown as text, as OWASP advises); plain numbers such as -0.21 stay numbers."""
-    if value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
+    """A CSV cell no spreadsheet runs: one starting like a formula (after any spaces or
+    invisible characters a spreadsheet skips) gets a leading apostrophe, shown as text as
+    OWASP advises; plain numbers such as -0.21 stay numbers. A value that already starts with
+    an apostrophe and a formula character gets a second one, so import gives it back whole."""
+    lead = invisible_free(value).lstrip(" \n")
+    if lead.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    if value.startswith("'") and value.lstrip("'").startswith(FORMULA_START):
         return "'" + value
     return value
 
 
 def from_spreadsheet_cell(value: str) -> str:
     """The value `spreadsheet_cell` was given: its apostrophe taken off again on import."""
-    if value.startswith("'") and value[1:].startswith(FORMULA_START):
+    if value.startswith("'") and spreadsheet_cell(value[1:]) == value:
         return value[1:]
     return value
 

@@ -32,7 +32,9 @@ def run_synth(
     """`synth ARGS` in a fresh process, as a user runs it; fails the test if it outlives
     `timeout` (a hang) or prints a Python traceback."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "SYNTH_DEBUG": ""}
-    done = subprocess.run([*SYNTH, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    done = subprocess.run(
+        [*SYNTH, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd
+    )
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert "Traceback" not in done.stdout, done.stdout[-3000:]
     return done

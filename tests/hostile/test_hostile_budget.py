@@ -5,6 +5,8 @@ parsing in this process."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -85,16 +87,28 @@ def test_a_file_past_the_memory_budget_fails_with_its_reason(files):
     assert result.error == "too much memory to parse (over 20 MB)"
 
 
-def test_a_parser_that_dies_mid_file_fails_that_file_only(files):
+def _kill_mid_file(parser: guard.GuardedParser, seen: list[int]) -> None:
+    """Kill the child once it has spent 0.5 s of CPU on the request (the big file)."""
+    while parser._child is None or parser._child.poll() is not None:
+        time.sleep(0.01)
+    pid = parser._child.pid
+    start = guard._cpu_seconds(pid)
+    while guard._cpu_seconds(pid) - start < 0.5:
+        time.sleep(0.01)
+    seen.append(pid)
+    os.kill(pid, 9)
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_parser_that_dies_mid_file_fails_that_file_only(files, monkeypatch, retries):
+    """Killed once mid-file: with no retry the file fails with the reason; with the retry (the
+    default) a fresh child parses it whole."""
+    monkeypatch.setattr(guard, "CRASH_RETRIES", retries)
     parser = guard.GuardedParser()
     seen: list[int] = []
 
     def kill_soon() -> None:
-        while parser._child is None or parser._child.poll() is not None:
-            time.sleep(0.01)
-        time.sleep(0.3)  # spaCy loaded, the big file under way
-        seen.append(parser._child.pid)
-        os.kill(parser._child.pid, 9)
+        _kill_mid_file(parser, seen)
 
     killer = threading.Thread(target=kill_soon)
     try:
@@ -107,7 +121,10 @@ def test_a_parser_that_dies_mid_file_fails_that_file_only(files):
         assert parser._child is not None and parser._child.pid != seen[0]
     finally:
         parser.close()
-    assert dead.error == "the parser crashed (killed by signal 9)"
+    if retries:
+        assert not dead.error and dead.chunks
+    else:
+        assert dead.error == "the parser crashed (killed by signal 9)"
     assert not after.error
 
 
@@ -152,3 +169,25 @@ def test_a_document_past_its_tagging_deadline_fails_alone(files, tmp_path, monke
     assert outcome["small.md"][0] == "added"
     with Index.open(tmp_path / "index") as index:
         assert [d.source for d in index.documents()] == ["small.md"]
+
+
+def test_a_module_beside_the_documents_is_not_imported_by_the_parser(files, tmp_path):
+    """The child runs `python -P -m ...`: a select.py in the folder synth runs from must not
+    be imported (it ran in the child before -P)."""
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "paper.md").write_text(files["small"].read_text())
+    marker = tmp_path / "pwned"
+    (folder / "select.py").write_text(f"open({str(marker)!r}, 'w').write('x')\nraise SystemExit\n")
+    synth = Path(sys.executable).with_name("synth")  # the console script, as a user runs it
+    done = subprocess.run(
+        [str(synth), "ingest", ".", "--index", str(tmp_path / "index"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=folder,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not marker.exists()
+    assert "chunks embedded: 1 new" in done.stdout

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from nasty import run_synth
+from nasty import run_synth, within
 
 from synth.cli import main
 from synth.index import Index, IndexDamaged, health, ingest
@@ -287,3 +287,66 @@ def test_builds_made_within_one_second_sort_oldest_to_newest(tmp_path):
     assert [p.name for p in completed_builds(tmp_path)] == made[::-1]
     same_second_before = made[1][: len("20261201T120000")] + "-ffffffff"
     assert sorted([made[1], same_second_before]) == [same_second_before, made[1]]
+
+
+def test_repair_never_builds_on_a_database_whose_fingerprint_changed(two_builds, tmp_path):
+    """Text altered inside the live database must not come back with fresh fingerprints:
+    repair starts from the whole previous build and reads the rest again from the files."""
+    original, sources = two_builds
+    root = tmp_path / "index"
+    shutil.copytree(original, root)
+    _sql(_live(root) / "synth.sqlite", "UPDATE pages SET text = 'HACKED ' || text")
+    assert main(["repair", "--index", str(root), "-q"]) == 0
+    with Index.open(root) as index:
+        assert not index.warning
+        pages = [r[0] for r in index.query("SELECT text FROM pages")]
+    assert pages and not any("HACKED" in p for p in pages)
+    assert _sources(root) == sources
+
+
+@pytest.mark.parametrize("name", ["../../../../../../dev/zero", "/dev/zero", "keyword/../../x"])
+def test_a_manifest_naming_a_file_outside_its_build_is_damage(two_builds, tmp_path, name):
+    original, _ = two_builds
+    root = tmp_path / "index"
+    shutil.copytree(original, root)
+    data = json.loads((_live(root) / "manifest.json").read_text())
+    data["files"][name] = [0, 0, "0" * 64]
+    (_live(root) / "manifest.json").write_text(json.dumps(data))
+    with within(60):
+        done = run_synth("info", "--index", str(root))
+    assert done.returncode == 0 and "outside the build" in done.stderr
+
+
+def test_a_copied_index_is_hashed_once(two_builds, tmp_path, monkeypatch):
+    from synth.index import files
+
+    original, _ = two_builds
+    root = tmp_path / "index"
+    shutil.copytree(original, root, copy_function=shutil.copy)  # new times everywhere
+    with Index.open(root) as index:
+        assert not index.warning
+    assert (root / "verified" / f"{_live(root).name}.json").is_file()
+
+    def no_hashing(path):
+        raise AssertionError(f"{path} hashed again")
+
+    monkeypatch.setattr(files, "_digest", no_hashing)
+    with Index.open(root) as index:
+        assert not index.warning
+
+
+def test_the_full_check_finds_damage_that_kept_its_time(two_builds, tmp_path):
+    """Bit rot, or a copy made with times preserved, keeps size and time: only a hash sees it,
+    which `info --check` (and repair) always make."""
+    original, _ = two_builds
+    root = tmp_path / "index"
+    shutil.copytree(original, root)
+    path = _live(root) / "synth.sqlite"
+    before = path.stat()
+    _random_block(path, 16)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (
+        health.check_build(_live(root), full=True)
+        .problems[0]
+        .startswith("synth.sqlite changed since")
+    )

@@ -251,3 +251,17 @@ def test_a_render_that_kills_itself_is_reported(tmp_path):
 
     with pytest.raises(isolated.Failed, match="killed by signal 9"):
         isolated.run(lambda _: os.kill(os.getpid(), 9) or "", None, 5, 64 * 2**20)
+
+
+def test_a_render_does_not_hold_another_renders_pipe_open():
+    """A forked child closes every descriptor but its own pipe: one kept open would make
+    another thread's render wait for this child (a slow template held up a fast one)."""
+    from synth.brief import isolated
+
+    read_end, write_end = os.pipe()  # as another render's pipe, open in this process
+    try:
+        listed = isolated.run(lambda _: " ".join(os.listdir("/proc/self/fd")), None, 10, 2**26)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert str(write_end) not in listed.split() and str(read_end) not in listed.split()

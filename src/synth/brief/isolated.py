@@ -38,7 +38,10 @@ def run(func: Callable[[T], str], arg: T, seconds: float, memory: int) -> str:
     if pid == 0:  # the child: never returns into the caller's code
         code = 1
         try:
-            os.close(read_end)
+            # Every descriptor but its own pipe closed: a pipe another thread is rendering
+            # through must not stay open in this child (that render would wait for this one).
+            os.closerange(3, write_end)
+            os.closerange(write_end + 1, os.sysconf("SC_OPEN_MAX"))
             _cap_memory(memory)
             _send(write_end, _answer(func, arg))
             code = 0
@@ -52,9 +55,12 @@ def run(func: Callable[[T], str], arg: T, seconds: float, memory: int) -> str:
         status = _reap(pid)
     if data is None:
         raise Failed(f"rendering took longer than {seconds:g} s")
-    if not data:
+    try:
+        answer = json.loads(data) if data else None
+    except ValueError:  # cut off by a child that died while writing
+        answer = None
+    if not isinstance(answer, dict):
         raise Failed(f"rendering stopped ({_how(status)})")
-    answer = json.loads(data)
     if "error" in answer:
         raise Failed(answer["error"])
     return str(answer["text"])
@@ -81,8 +87,11 @@ def _answer(func: Callable[[T], str], arg: T) -> dict[str, str]:
 def _cap_memory(memory: int) -> None:
     """Limit the address space to what the child has now (shared with the parent until
     written) plus `memory` bytes."""
-    with open("/proc/self/statm") as handle:
-        size = int(handle.read().split()[0]) * resource.getpagesize()
+    try:
+        with open("/proc/self/statm") as handle:
+            size = int(handle.read().split()[0]) * resource.getpagesize()
+    except OSError:  # no /proc (not Linux): the time limit still holds
+        return
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = size + memory
     if hard != resource.RLIM_INFINITY:

@@ -178,7 +178,7 @@ TAG_BASE_SECONDS = 60.0
 TAG_CHUNK_SECONDS = 0.05
 
 
-class TaggingTooSlow(RuntimeError):
+class TaggingTooSlow(ValueError):
     """A document's tagging ran past its deadline."""
 
 

@@ -157,7 +157,7 @@ def check_build(build: Path, full: bool = False, vectors: bool = True) -> BuildH
         health.problems.append("synth.sqlite is missing")
         return health
     if health.manifest is not None:
-        health.problems += file_problems(build, health.manifest, vectors)
+        health.problems += file_problems(build, health.manifest, vectors, full)
     try:
         with contextlib.closing(store.connect(db_path, readonly=True)) as db:
             if full:
@@ -184,17 +184,17 @@ def check_build(build: Path, full: bool = False, vectors: bool = True) -> BuildH
     return health
 
 
-def file_problems(build: Path, manifest: Manifest, vectors: bool = True) -> list[str]:
-    """Files changed since the build was written (a stat each; see files.py). Writers pass
-    vectors=False: they write the vectors anew from the database."""
+def file_problems(
+    build: Path, manifest: Manifest, vectors: bool = True, full: bool = False
+) -> list[str]:
+    """Files changed since the build was written (a stat each, every file hashed with `full`;
+    see files.py). Writers pass vectors=False: they write the vectors anew from the database."""
     recorded = manifest.files
-    if not isinstance(recorded, dict) or not all(
-        isinstance(v, list) and len(v) == 3 for v in recorded.values()
-    ):
+    if not isinstance(recorded, dict):
         return ["manifest.json file fingerprints are invalid"]
     if not vectors:
-        recorded = {k: v for k, v in recorded.items() if not k.startswith("vectors")}
-    return changed_files(build, recorded)
+        recorded = {k: v for k, v in recorded.items() if not str(k).startswith("vectors")}
+    return changed_files(build, recorded, full)
 
 
 def vector_count(build: Path) -> int:

@@ -50,7 +50,7 @@ class Index:
         self.manifest = health.load_manifest(build_dir)
         damage = health.file_problems(build_dir, self.manifest)
         if damage:  # before SQLite or FAISS read a byte of a damaged file
-            raise ValueError("; ".join(damage))
+            raise IndexDamaged("; ".join(damage))
         self.db = store.connect(build_dir / "synth.sqlite", readonly=True)
         self.dense = read_dense(build_dir / "vectors.faiss")
         self.vectors = self.dense.index

@@ -80,10 +80,17 @@ def repair(
 def _choose_base(
     checks: dict[str, health.BuildHealth], pointer: str | None
 ) -> health.BuildHealth | None:
-    """CURRENT's build if its database reads, else the newest one whose database reads."""
+    """CURRENT's build if its database reads and is as it was written, else the newest such
+    build. A database whose fingerprint changed is never a base, though it may still read:
+    a new build from it would give altered text fresh fingerprints (its documents that no
+    base holds are read again from their files instead)."""
     order = ([checks[pointer]] if pointer else []) + list(checks.values())
-    usable = [c for c in order if c.readable and not any("integrity" in p for p in c.problems)]
+    usable = [c for c in order if c.readable and not any(_unsound(p) for p in c.problems)]
     return usable[0] if usable else None
+
+
+def _unsound(problem: str) -> bool:
+    return "integrity" in problem or problem.startswith("synth.sqlite changed")
 
 
 def _documents(build: Path) -> dict[str, tuple[str, str]] | None:

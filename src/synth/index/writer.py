@@ -35,7 +35,7 @@ from .build import (
     staged_build,
 )
 from .embedding import BackgroundEmbedder, embed_each_document
-from .health import writable_build
+from .health import IndexDamaged, damage_message, writable_build
 from .reader import Index
 
 
@@ -475,7 +475,11 @@ def update_tags(
         old = writable_build(root)
         if old is None:
             raise IndexNotFound(f"no index at '{root}'")
-        with contextlib.closing(Index(root, old)) as index:
+        try:
+            index = Index(root, old)
+        except IndexDamaged as exc:  # its vectors: a tag change copies them forward as they are
+            raise IndexDamaged(damage_message(root, f"build {old.name}: {exc}")) from None
+        with contextlib.closing(index):
             docs = index.find_documents([target])
         if len(docs) != 1:
             found = "no document" if not docs else f"{len(docs)} documents"

@@ -41,6 +41,11 @@ POLL_SECONDS = 0.1
 # Wall-clock seconds a child may take beyond its CPU budget and its OCR budget before it is
 # taken to be stuck (blocked, not computing).
 STUCK_SECONDS = 120.0
+# A child that dies without being stopped (the thread that started it ended, so Linux sent
+# the death signal; the kernel's OOM killer) is replaced and the file tried again this often.
+CRASH_RETRIES = 1
+# The longest answer read from a child (a file at max_chars is about 50 MB of JSON).
+MAX_ANSWER_BYTES = 512 * 2**20
 _CLOCK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -92,6 +97,19 @@ class GuardedParser:
         limits: ParseLimits,
         taxonomy: Taxonomy | None,
     ) -> PreparedFile:
+        for _ in range(CRASH_RETRIES):
+            prepared = self._prepare_once(task, settings, limits, taxonomy)
+            if not prepared.error.startswith(CRASHED):
+                return prepared
+        return self._prepare_once(task, settings, limits, taxonomy)
+
+    def _prepare_once(
+        self,
+        task: FileTask,
+        settings: ChunkSettings,
+        limits: ParseLimits,
+        taxonomy: Taxonomy | None,
+    ) -> PreparedFile:
         request: dict[str, object] = {
             "path": str(task.path),
             "digest": task.digest,
@@ -99,7 +117,7 @@ class GuardedParser:
             "limits": asdict(limits),
         }
         try:
-            child = self._ready()
+            child = self._ready(limits)
             if taxonomy is not None and taxonomy.digest != self._taxonomy:
                 request["taxonomy"] = taxonomy.text
             request["taxonomy_digest"] = taxonomy.digest if taxonomy is not None else ""
@@ -116,11 +134,18 @@ class GuardedParser:
                 task, error=f"the parser answered garbage ({exc.__class__.__name__})"
             )
 
-    def _ready(self) -> subprocess.Popen[bytes]:
+    def _ready(self, limits: ParseLimits | None = None) -> subprocess.Popen[bytes]:
+        """The child, started if need be; restarted when it holds half the memory budget
+        between files (spaCy's vocabulary grows with every new word it sees)."""
+        child = self._child
+        if child is not None and limits and _resident_mb(child.pid) > limits.file_memory_mb / 2:
+            self.close()
         if self._child is None or self._child.poll() is not None:
             self.close()
             self._child = subprocess.Popen(
-                [sys.executable, "-m", "synth.ingest.guard"],
+                # -P: the folder synth runs in is not searched for modules (a select.py
+                # beside the documents would otherwise run in the child)
+                [sys.executable, "-P", "-m", "synth.ingest.guard"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,  # warnings from parsers are not the user's to read
@@ -157,20 +182,21 @@ class GuardedParser:
         """The child's answer line, watching its CPU time and memory while it works."""
         assert child.stdout is not None
         fd = child.stdout.fileno()
-        start_cpu = _cpu_seconds(child.pid)
+        start_cpu, start_mb = _cpu_seconds(child.pid), _resident_mb(child.pid)
         stuck = time.monotonic() + limits.file_seconds + limits.ocr_file_seconds + STUCK_SECONDS
         while b"\n" not in self._buffer:
             ready, _, _ = select.select([fd], [], [], POLL_SECONDS)
             if ready:
                 part = os.read(fd, 1 << 20)
                 if not part:
-                    raise _Stopped(f"the parser crashed ({_how(child)})")
+                    raise _Stopped(f"{CRASHED} ({_how(child)})")
                 self._buffer += part
-                continue
+                if len(self._buffer) > MAX_ANSWER_BYTES:
+                    raise _Stopped(f"answer too large (over {MAX_ANSWER_BYTES >> 20} MB)")
             used = _cpu_seconds(child.pid) - start_cpu
             if used > limits.file_seconds or time.monotonic() > stuck:
                 raise _Stopped(f"too slow to parse (over {limits.file_seconds:g} s)")
-            if _resident_mb(child.pid) > limits.file_memory_mb:
+            if _resident_mb(child.pid) - start_mb > limits.file_memory_mb:
                 raise _Stopped(f"too much memory to parse (over {limits.file_memory_mb:,} MB)")
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
@@ -185,6 +211,9 @@ class GuardedParser:
             with contextlib.suppress(OSError):
                 stream.close()  # type: ignore[union-attr]
         child.wait()
+
+
+CRASHED = "the parser crashed"
 
 
 class _Stopped(Exception):
@@ -277,9 +306,22 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         answers.flush()
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to kill this child when the ingest that started it dies (kill -9 included),
+    so no file goes on being parsed without a budget."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before the request took effect
+            os._exit(1)
+
+
 def _main() -> None:
     import warnings
 
+    _die_with_parent()
     warnings.simplefilter("ignore")
     # Answers go to a copy of stdout; anything a library prints goes where stderr goes, so it
     # can never be mistaken for an answer.

@@ -148,7 +148,8 @@ def markdown_blocks(body: str) -> list[tuple[str, int, str]]:
 
 # A link's text holds no bracket and both parts are bounded: `[^\]]*` rescanned the rest of
 # the line from every `[` ("[" * 30,000 took 5 s, 100,000 about a minute).
-_LINK = re.compile(r"!?\[([^\[\]\n]{0,1000})\]\([^()\s]{0,2000}\)")
+# A URL may hold one level of parentheses (Lancet DOIs: .../S0140-6736(20)30183-5).
+_LINK = re.compile(r"!?\[([^\[\]\n]{0,1000})\]\((?:[^()\s]|\([^()\s]{0,200}\)){0,2000}\)")
 
 
 def _strip_markup(text: str) -> str:

@@ -13,6 +13,7 @@ import streamlit as st
 from synth.index import Index, IndexBusy, ingest, remove
 from synth.ingest.metadata import DocMetadata, MetadataError, load_metadata
 from synth.models import IngestReport
+from synth.safetext import one_line, spreadsheet_cell
 from synth.ui import nav, resources, static_docs
 from synth.ui.progress import StreamlitProgress
 from synth.ui.text import plain
@@ -57,9 +58,9 @@ def _stats(index: Index) -> None:
     if documents:
         st.dataframe(
             [
-                {
-                    "Title": d.title,
-                    "File": d.source,
+                {  # the grid's own "Download as CSV" quotes cells but leaves formulas live
+                    "Title": spreadsheet_cell(one_line(d.title)),
+                    "File": spreadsheet_cell(one_line(d.source)),
                     "Type": d.kind,
                     "Pages": d.n_pages,
                     "Chunks": d.n_chunks,
