@@ -15,8 +15,11 @@ how the halves were split, by document and before any tuning). Report the held-o
   authors' main findings (or sits inside one) on the same page; "any finding" the same for
   any extracted finding;
 - effects: a gold effect is found when the record prints the same value (to its printed
-  precision) in a compatible unit on the same page; precision is over the record's effects
-  (side estimates it finds count against it, as gold holds main effects only);
+  precision) in a compatible unit on the same page; recall counts gold effects in the units
+  synth reads (standard deviations, d, g, percentage points, percent, months, odds ratios),
+  not those labelled "other" (money, miles, raw test points, proportions left as printed),
+  which are counted apart; precision is over the record's effects (side estimates it finds
+  count against it, as gold holds main effects only);
 - CI or SE captured: of the gold effects that print one, how many the record carries.
 """
 
@@ -131,6 +134,7 @@ class Tally:
             "effect recall": found / gold if gold else 1.0,
             "effect precision": right / got if got else 1.0,
             "effects (gold / found / extracted)": f"{gold} / {found} / {got}",
+            "gold effects in other units (not counted)": str(self.right["other units"]),
             "CI or SE captured": kept / printed if printed else 1.0,
         }
 
@@ -164,6 +168,9 @@ def _effects(item: dict, record: StudyRecord, tally: Tally) -> None:
     got = [(e, f.page) for f in record.findings for e in f.effects]
     matched: set[int] = set()
     for gold in item["effects"]:
+        if gold["unit"] == "other":
+            tally.right["other units"] += 1
+            continue
         tally.effects[1] += 1
         unit = UNIT_CLASS.get(gold["unit"], gold["unit"])
         hit = next(
