@@ -159,10 +159,11 @@ def test_a_batch_of_bracket_files_finishes_quickly_and_lands(tmp_path):
 def test_a_document_past_its_tagging_deadline_fails_alone(files, tmp_path, monkeypatch):
     """Tagging needs the model, so it runs in the ingest process under a deadline per
     document, checked between chunks."""
-    from synth.index import Index, facets, ingest
+    from synth.index import Index, ingest
+    from synth.ingest import tag
 
-    monkeypatch.setattr(facets, "TAG_BASE_SECONDS", 0.0)
-    monkeypatch.setattr(facets, "TAG_CHUNK_SECONDS", 0.0)
+    monkeypatch.setattr(tag, "TAG_BASE_SECONDS", 0.0)
+    monkeypatch.setattr(tag, "TAG_CHUNK_SECONDS", 0.0)
     report = ingest([files["big"], files["small"]], tmp_path / "index")
     outcome = {Path(f.path).name: (f.status, f.reason) for f in report.files}
     assert outcome["big.md"] == ("failed", "tagging failed: too slow to tag (over 0 s)")

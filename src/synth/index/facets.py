@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,14 @@ import numpy as np
 from synth.ingest.metadata import DocMetadata
 from synth.ingest.study import STUDY_VERSION
 from synth.ingest.study.tags import RECORD_FACETS, record_tags
-from synth.ingest.tag import TAGGER_VERSION, ChunkInput, Tagger, TagThresholds, label_vectors
+from synth.ingest.tag import (
+    TAGGER_VERSION,
+    ChunkInput,
+    Tagger,
+    TagThresholds,
+    label_vectors,
+    tag_chunks_in_time,
+)
 from synth.models import Filters, StudyRecord, Tag
 from synth.taxonomy import DERIVED_FROM_COUNTRY, Taxonomy, TaxonomyError
 
@@ -171,28 +177,6 @@ def tag_build(
     return len(docs)
 
 
-# Tagging needs the model, so it runs in the ingest process rather than the parsing child
-# (ingest/guard.py): a deadline per document, checked between chunks (each at most 8,000
-# characters), keeps a hostile document from stalling the batch; it then fails alone.
-TAG_BASE_SECONDS = 60.0
-TAG_CHUNK_SECONDS = 0.05
-
-
-class TaggingTooSlow(ValueError):
-    """A document's tagging ran past its deadline."""
-
-
-def _tag_chunks(tagger: Tagger, inputs: list[ChunkInput]) -> list[list[Tag]]:
-    limit = TAG_BASE_SECONDS + TAG_CHUNK_SECONDS * len(inputs)
-    deadline = time.monotonic() + limit
-    tagged = []
-    for chunk in inputs:
-        if tagged and time.monotonic() > deadline:
-            raise TaggingTooSlow(f"too slow to tag (over {limit:g} s)")
-        tagged.append(tagger.tag_chunk(chunk))
-    return tagged
-
-
 def _tag_document(db: sqlite3.Connection, tagger: Tagger, doc_id: str) -> None:
     rows = db.execute(
         "SELECT c.id, c.section, c.text, e.vector FROM chunks c "
@@ -200,7 +184,7 @@ def _tag_document(db: sqlite3.Connection, tagger: Tagger, doc_id: str) -> None:
         (doc_id,),
     ).fetchall()
     inputs = [ChunkInput(r[2], r[1], _vector(r[3])) for r in rows]
-    per_chunk = _tag_chunks(tagger, inputs)
+    per_chunk = tag_chunks_in_time(tagger, inputs)
     title = db.execute("SELECT title FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()[0]
     head = " ".join(
         r[0]

@@ -35,7 +35,7 @@ class ParseLimits:
     ocr_file_seconds: float = 1800.0
     # Each file is parsed, chunked and described (study record, chunk roles) in a child process
     # (guard.py) stopped past this much CPU time or memory grown while on the file; tagging,
-    # which needs the model, has a deadline of its own (index/facets.py). The slowest real PDF
+    # which needs the model, has a deadline of its own (tag.py). The slowest real PDF
     # measured parses 31,000 characters a second, so a file at max_chars needs about 320 s.
     file_seconds: float = 600.0
     file_memory_mb: int = 4096

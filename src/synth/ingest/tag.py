@@ -9,6 +9,7 @@ aggregated from chunk tags with thresholds, so a passing mention does not tag a 
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -386,3 +387,26 @@ def _types_from_designs(tags: dict[tuple[str, str], Tag]) -> None:
         kind = TYPE_OF_DESIGN.get(value) if facet == "design" else None
         if kind and tags.get(("evidence_type", kind), tag).confidence <= tag.confidence:
             tags[("evidence_type", kind)] = Tag("evidence_type", kind, "rule", tag.confidence)
+
+
+# Tagging needs the model, so it runs in the ingest process rather than the parsing child
+# (guard.py): a deadline per document, checked between chunks (each at most 8,000
+# characters), keeps a hostile document from stalling the batch; it then fails alone.
+TAG_BASE_SECONDS = 60.0
+TAG_CHUNK_SECONDS = 0.05
+
+
+class TaggingTooSlow(ValueError):
+    """A document's tagging ran past its deadline."""
+
+
+def tag_chunks_in_time(tagger: Tagger, inputs: list[ChunkInput]) -> list[list[Tag]]:
+    """Each chunk's tags, or TaggingTooSlow once the document's deadline has passed."""
+    limit = TAG_BASE_SECONDS + TAG_CHUNK_SECONDS * len(inputs)
+    deadline = time.monotonic() + limit
+    tagged = []
+    for chunk in inputs:
+        if tagged and time.monotonic() > deadline:
+            raise TaggingTooSlow(f"too slow to tag (over {limit:g} s)")
+        tagged.append(tagger.tag_chunk(chunk))
+    return tagged
